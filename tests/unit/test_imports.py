@@ -1,0 +1,18 @@
+"""Cold start: importing the SDK must stay light - no AWS SDK, no emulator, no runtime."""
+
+import subprocess
+import sys
+
+
+def test_importing_connect_core_loads_no_aws_sdk_or_test_tooling():
+    code = ("import sys, connect_core; "
+            "heavy = [m for m in ('boto3', 'botocore', 'moto', 'aws_lambda_powertools', 'hypothesis') "
+            "if m in sys.modules]; print(','.join(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_client_factory_creates_no_client_at_import():
+    code = "import sys, connect_core.aws, connect_core.config.secrets; print('boto3' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
