@@ -1,19 +1,30 @@
-"""PLACEHOLDER, replaced by the transforms implementation."""
-from typing import Annotated, Literal, Union
-from pydantic import Field
-from .base import TransformConfigBase, PredicateConfigBase, Transformation, Predicate, TransformError, KeyOrValueConfig
+"""Single message transforms (SMTs) and predicates: Kafka Connect's core set and RocketMQ Connect's.
 
-class FilterConfig(TransformConfigBase):
-    type: Literal["Filter"] = "Filter"
+``build_chain(config.transforms, config.predicates).apply(record)`` is the front door.
+"""
 
-class _Other(TransformConfigBase):
-    type: Literal["Other"] = "Other"
+from .base import (
+    KeyOrValueConfig,
+    Predicate,
+    PredicateConfigBase,
+    TransformConfigBase,
+    Transformation,
+    TransformError,
+)
+from .chain import TransformChain, build_chain
+from .registry import PREDICATES, TRANSFORMS, PredicateConfig, TransformConfig
 
-class RecordIsTombstoneConfig(PredicateConfigBase):
-    type: Literal["RecordIsTombstone"] = "RecordIsTombstone"
-
-class _OtherP(PredicateConfigBase):
-    type: Literal["OtherP"] = "OtherP"
-
-TransformConfig = Annotated[Union[FilterConfig, _Other], Field(discriminator="type")]
-PredicateConfig = Annotated[Union[RecordIsTombstoneConfig, _OtherP], Field(discriminator="type")]
+__all__ = [
+    "KeyOrValueConfig",
+    "PREDICATES",
+    "Predicate",
+    "PredicateConfig",
+    "PredicateConfigBase",
+    "TRANSFORMS",
+    "TransformChain",
+    "TransformConfig",
+    "TransformConfigBase",
+    "TransformError",
+    "Transformation",
+    "build_chain",
+]

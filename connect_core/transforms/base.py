@@ -96,25 +96,22 @@ class SchemaCache(Generic[T]):
         return derived
 
 
-class NameCache:
-    """A memo of field or topic name -> derived name; names repeat from record to record."""
+class NameCache(dict):
+    """A memo of field or topic name -> derived value: ``cache[name]``. Names repeat from record
+    to record, and a hit is a plain dict lookup (cheap inside comprehensions)."""
 
-    __slots__ = ("_derive", "_names", "_limit")
+    __slots__ = ("_derive", "_limit")
 
-    def __init__(self, derive: Callable[[str], Any], limit: int = 4096) -> None:
+    def __init__(self, derive: Callable[[Any], Any], limit: int = 4096) -> None:
+        super().__init__()
         self._derive = derive
-        self._names: dict[str, Any] = {}
         self._limit = limit
 
-    def __call__(self, name: str) -> Any:
-        try:
-            return self._names[name]
-        except KeyError:
-            pass
+    def __missing__(self, name: Any) -> Any:
         derived = self._derive(name)
-        if len(self._names) >= self._limit:
-            self._names.clear()
-        self._names[name] = derived
+        if len(self) >= self._limit:
+            self.clear()  # names that never repeat (e.g. ids used as keys): do not grow without bound
+        self[name] = derived
         return derived
 
 
