@@ -65,9 +65,10 @@ def run(records: int, rounds: int) -> dict:
     keys = [str(v["order_id"]).encode() for v in values]
     body_size = sum(map(len, bodies)) / len(bodies)
 
+    partition = {"p": 0}
     sink_config = SinkConnectorConfig(name="bench", connector="bench", transforms=TRANSFORMS)
     sink = SinkPipeline(sink_config, NullSink(sink_config, {}, TaskContext("bench", 0)))
-    messages = [Message(b, k, "orders", {}, {"p": 0}, {"n": i}, None, id=str(i))
+    messages = [Message(b, k, "orders", {}, partition, {"n": i}, None, id=str(i))
                 for i, (b, k) in enumerate(zip(bodies, keys))]
     batches = [messages[i:i + BATCH] for i in range(0, len(messages), BATCH)]
 
@@ -82,7 +83,8 @@ def run(records: int, rounds: int) -> dict:
 
     source_config = SourceConnectorConfig(name="bench", connector="bench", transforms=TRANSFORMS)
     source = SourcePipeline(source_config)
-    recs = [ConnectRecord("orders", v, str(v["order_id"]), {"p": 0}, {"n": i}) for i, v in enumerate(values)]
+    partition = {"p": 0}  # a source hands out one partition object for all its records, as datagen does
+    recs = [ConnectRecord("orders", v, str(v["order_id"]), partition, {"n": i}) for i, v in enumerate(values)]
     rec_batches = [recs[i:i + BATCH] for i in range(0, len(recs), BATCH)]
 
     def source_pipeline() -> None:

@@ -84,6 +84,18 @@ class OffsetMap(Mapping[Partition, Offset]):
     def __len__(self) -> int:
         return len(self._items)
 
+    @classmethod
+    def last_of(cls, records: Iterable["ConnectRecord"]) -> "OffsetMap":
+        """The offset of the last record of each partition, in one cheap pass: records of one poll
+        usually share their partition object, so the canonical key is computed once per object."""
+        last: dict[int, ConnectRecord] = {}
+        for record in records:
+            last[id(record.partition)] = record  # the records keep their partitions alive: ids are unique
+        result = cls()
+        for record in last.values():
+            result.set(record.partition, record.offset)
+        return result
+
     def pairs(self) -> list[tuple[Partition, Offset]]:
         return list(self._items.values())
 

@@ -20,17 +20,18 @@ class ErrorsConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    #: ``none``: the first failure fails the batch (it is retried, then redriven by the queue).
-    #: ``all``: failed records go to the dead-letter queue with their error; the rest flow on.
-    tolerance: Literal["none", "all"] = "none"
-    #: How long to retry a retriable failure before it counts as failed; 0 = no retry, -1 = forever.
-    retry_timeout_ms: int = Field(0, ge=-1)
-    #: Upper bound of the exponential backoff between retries.
-    retry_max_delay_ms: int = Field(60_000, ge=0)
-    #: SQS queue (URL or ARN) that receives failed records with their error context.
-    dead_letter_queue: str | None = None
-    #: Log each failure's context (never record contents) at WARNING.
-    log_enable: bool = True
+    tolerance: Literal["none", "all"] = Field(
+        "none", description="'none': a failed record fails (it is retried, then redriven by the queue). "
+                            "'all': failed records go to the dead-letter queue with their error; the rest flow on.")
+    retry_timeout_ms: int = Field(
+        0, ge=-1, description="How long to retry a retriable failure before it counts as failed; "
+                              "0 = no retry, -1 = forever.")
+    retry_max_delay_ms: int = Field(60_000, ge=0, description="Upper bound of the exponential backoff "
+                                                              "between retries.")
+    dead_letter_queue: str | None = Field(
+        None, description="SQS queue (URL or ARN) that receives failed records with their error context.")
+    log_enable: bool = Field(True, description="Log each failure's context (never record contents) "
+                                               "at WARNING.")
 
     @field_validator("dead_letter_queue")
     @classmethod
@@ -50,13 +51,16 @@ class ConnectorConfig(BaseModel):
     connector: str = Field(description="Built-in short name (e.g. 'datagen-source') or import path "
                                        "'package.module:Class' of the connector class.")
     max_tasks: int = Field(1, ge=1, le=1000, description="Upper bound on the number of tasks.")
-    key_converter: ConverterConfig = Field(default_factory=StringConverterConfig)
-    value_converter: ConverterConfig = Field(default_factory=JsonConverterConfig)
+    key_converter: ConverterConfig = Field(default_factory=StringConverterConfig,
+                                           description="How keys become bytes and back; default string.")
+    value_converter: ConverterConfig = Field(default_factory=JsonConverterConfig,
+                                             description="How values become bytes and back; default json.")
     transforms: list[TransformConfig] = Field(default_factory=list,
                                               description="Single message transforms, applied in order.")
     predicates: dict[str, PredicateConfig] = Field(default_factory=dict,
                                                    description="Named predicates transforms refer to.")
-    errors: ErrorsConfig = Field(default_factory=ErrorsConfig)
+    errors: ErrorsConfig = Field(default_factory=ErrorsConfig,
+                                 description="Error tolerance, retries and the dead-letter queue.")
 
     @field_validator("transforms", mode="before")
     @classmethod

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from ..api.schema import Schema
+from .exceptions import ConversionError, Operation
 
 
 class ConverterConfigBase(BaseModel):
@@ -25,6 +26,12 @@ class Converter(ABC):
     def __init__(self, config: ConverterConfigBase, is_key: bool = False) -> None:
         self.config = config
         self.is_key = is_key
+
+    def _error(self, operation: Operation, topic: str | None, reason: object) -> ConversionError:
+        """A :class:`ConversionError` for this converter and side; ``reason`` is a message or the
+        exception that caused it."""
+        return ConversionError(str(reason), converter=self.config.type, topic=topic, is_key=self.is_key,
+                               operation=operation)
 
     @abstractmethod
     def serialize(self, topic: str | None, schema: Schema | None, value: Any) -> bytes | None: ...

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from .base import ConverterConfigBase
 
@@ -19,7 +19,17 @@ class JsonConverterConfig(ConverterConfigBase):
 
 class StringConverterConfig(ConverterConfigBase):
     type: Literal["string"] = "string"
+    #: A Python codec name (``utf-8``, ``latin-1``, ``utf-16``...).
     encoding: str = "utf-8"
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        try:
+            "".encode(value)  # also refuses bytes-to-bytes codecs such as base64
+        except LookupError:
+            raise ValueError(f"unknown text encoding {value!r}") from None
+        return value
 
 
 class BytesConverterConfig(ConverterConfigBase):

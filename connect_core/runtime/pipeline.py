@@ -187,15 +187,13 @@ class SourcePipeline(_Stages):
     def process(self, records: Iterable[ConnectRecord]) -> SourceBatch:
         """Transform and convert ``records``. With tolerance ``none`` the first failure raises
         (nothing of this batch may be published or committed)."""
+        records = list(records)
         messages: list[Message] = []
         dead: list[DeadLetter] = []
-        offsets = OffsetMap()
-        count = 0
         chain = self.chain.apply
         key_ser = self.key_converter.serialize
         value_ser = self.value_converter.serialize
         for record in records:
-            count += 1
             stage: Stage = "transform"
             try:
                 out = chain(record)
@@ -210,8 +208,7 @@ class SourcePipeline(_Stages):
                 if not self.tolerate:
                     raise
                 dead.append(self.dead_letter(stage, exc, _message_of(record)))
-            offsets.set(record.partition, record.offset)
-        return SourceBatch(messages, dead, offsets, count)
+        return SourceBatch(messages, dead, OffsetMap.last_of(records), len(records))
 
 
 class SinkPipeline(_Stages):
@@ -273,10 +270,7 @@ class SinkPipeline(_Stages):
 
     def _put_and_commit(self, records: list[ConnectRecord]) -> None:
         self.sink.put(records)
-        offsets = OffsetMap()
-        for record in records:
-            offsets.set(record.partition, record.offset)
-        self.sink.pre_commit(offsets)
+        self.sink.pre_commit(OffsetMap.last_of(records))
 
     def _fail(self, stage: Stage, exc: BaseException, message: Message,
               failed: dict[str, str], dead: list[DeadLetter]) -> None:
