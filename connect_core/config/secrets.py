@@ -50,12 +50,13 @@ class SecretRef(str):
         self.store, self.secret_id, self.json_key = store, secret_id, json_key
         return self
 
-    def resolve(self, max_age: int = DEFAULT_MAX_AGE_S) -> SecretStr:
+    def resolve(self, max_age: int = DEFAULT_MAX_AGE_S, force: bool = False) -> SecretStr:
+        """The secret's value; cached per process for ``max_age`` seconds unless ``force``."""
         provider = _provider(self.store)
         if self.store == "ssm":
-            raw = provider.get(self.secret_id, max_age=max_age, decrypt=True)
+            raw = provider.get(self.secret_id, max_age=max_age, decrypt=True, force_fetch=force)
         else:
-            raw = provider.get(self.secret_id, max_age=max_age)
+            raw = provider.get(self.secret_id, max_age=max_age, force_fetch=force)
         if isinstance(raw, bytes):
             raw = raw.decode()
         if self.json_key is not None:
