@@ -209,6 +209,40 @@ class ConfigStore(ABC):
     @abstractmethod
     def get_task_config(self, name: str, task: int) -> dict[str, Any] | None: ...
 
+    # -- staged reconfiguration: the state machine stores each task config of a new generation
+    # -- (in parallel, possibly failing half-way), then promotes the whole set at once.
+
+    @abstractmethod
+    def stage_task_config(self, name: str, generation: int, task: int, config: dict[str, Any]) -> None:
+        """Store one task config of ``generation`` aside; nothing reads it until promoted."""
+
+    @abstractmethod
+    def promote_staged(self, name: str, generation: int, count: int) -> list[dict[str, Any]]:
+        """Make the staged task configs 0..count-1 of ``generation`` the live ones (as
+        put_task_configs does) and drop the staged items; returns the promoted configs.
+
+        Raises NotFoundError when the connector or a staged task config is missing, ConflictError
+        when a newer generation is live.
+        """
+
+    @abstractmethod
+    def discard_staged(self, name: str, generation: int | None = None) -> int:
+        """Drop staged task configs (of one generation, or all); returns how many."""
+
+    # -- which sink connector an SQS queue feeds
+
+    @abstractmethod
+    def bind_queue(self, queue_arn: str, name: str) -> None:
+        """Route messages from ``queue_arn`` to sink connector ``name``. ConflictError when the
+        queue already feeds another connector."""
+
+    @abstractmethod
+    def connector_for_queue(self, queue_arn: str) -> str | None: ...
+
+    @abstractmethod
+    def unbind_queue(self, queue_arn: str, name: str) -> None:
+        """Remove the binding if it points at ``name`` (otherwise leave it)."""
+
 
 class StatusStore(ABC):
     """The last reported state of connectors and tasks."""

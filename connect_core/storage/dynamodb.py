@@ -40,6 +40,8 @@ from .base import (
 from .items import (
     CONFIG_SK,
     LEASE_PREFIX,
+    QUEUE_SK,
+    STAGE_PREFIX,
     MAX_ATOMIC_COMMIT,
     STATUS_SK,
     TASK_PREFIX,
@@ -49,7 +51,10 @@ from .items import (
     from_json,
     lease_sk,
     offset_writes,
+    queue_pk,
     regression_message,
+    stage_prefix,
+    stage_sk,
     task_of,
     task_sk,
     task_status_sk,
@@ -379,6 +384,59 @@ class DynamoDBConfigStore(_DynamoDBStore, ConfigStore):
     def get_task_config(self, name: str, task: int) -> dict[str, Any] | None:
         item = self._get(name, task_sk(task))
         return None if item is None else from_json(item["config"]["S"])
+
+    def stage_task_config(self, name: str, generation: int, task: int, config: dict[str, Any]) -> None:
+        # The reconfigure state machine writes this very item with a direct PutItem.
+        self._ddb.put_item(TableName=self.configs_table, Item={
+            **_key(connector_pk(name), stage_sk(generation, task)), "config": _s(to_json(config)),
+            "generation": _n(generation), "updated_at": _n(self._clock())})
+
+    def promote_staged(self, name: str, generation: int, count: int) -> list[dict[str, Any]]:
+        items = _query(self._ddb, self.configs_table, connector_pk(name), prefix=stage_prefix(generation))
+        by_task = {task_of(item["sk"]["S"], stage_prefix(generation)): item for item in items}
+        missing = [task for task in range(count) if task not in by_task]
+        if missing:
+            raise NotFoundError(f"connector {name!r}: tasks {missing} of generation {generation} were not staged")
+        staged = [from_json(by_task[task]["config"]["S"]) for task in range(count)]
+        self.put_task_configs(name, staged, generation)
+        self.discard_staged(name, generation)
+        return staged
+
+    def discard_staged(self, name: str, generation: int | None = None) -> int:
+        prefix = STAGE_PREFIX if generation is None else stage_prefix(generation)
+        pk = connector_pk(name)
+        sks = [item["sk"]["S"] for item in
+               _query(self._ddb, self.configs_table, pk, prefix=prefix, project_keys=True)]
+        _batch_write(self._ddb, self.configs_table, [{"DeleteRequest": {"Key": _key(pk, sk)}} for sk in sks])
+        return len(sks)
+
+    def bind_queue(self, queue_arn: str, name: str) -> None:
+        try:
+            self._ddb.put_item(
+                TableName=self.configs_table,
+                Item={**_key(queue_pk(queue_arn), QUEUE_SK), "connector": _s(name), "updated_at": _n(self._clock())},
+                ConditionExpression="attribute_not_exists(#c) OR #c = :name",
+                ExpressionAttributeNames={"#c": "connector"}, ExpressionAttributeValues={":name": _s(name)},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD")
+        except Exception as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                other = getattr(exc, "response", {}).get("Item", {}).get("connector", {}).get("S", "?")
+                raise ConflictError(f"queue {queue_arn} already feeds sink connector {other!r}") from None
+            raise
+
+    def connector_for_queue(self, queue_arn: str) -> str | None:
+        item = self._ddb.get_item(TableName=self.configs_table, ConsistentRead=True,
+                                  Key=_key(queue_pk(queue_arn), QUEUE_SK)).get("Item")
+        return None if item is None else item["connector"]["S"]
+
+    def unbind_queue(self, queue_arn: str, name: str) -> None:
+        try:
+            self._ddb.delete_item(TableName=self.configs_table, Key=_key(queue_pk(queue_arn), QUEUE_SK),
+                                  ConditionExpression="#c = :name", ExpressionAttributeNames={"#c": "connector"},
+                                  ExpressionAttributeValues={":name": _s(name)})
+        except Exception as exc:
+            if _code(exc) != "ConditionalCheckFailedException":
+                raise
 
     def _get(self, name: str, sk: str) -> Item | None:
         return self._ddb.get_item(TableName=self.configs_table, ConsistentRead=True,

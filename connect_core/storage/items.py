@@ -24,6 +24,22 @@ MAX_ATOMIC_COMMIT = 99
 """Partitions per offsets transaction: DynamoDB allows 100 items and one is the epoch check."""
 
 
+STAGE_PREFIX = "stage#"
+QUEUE_SK = "binding"
+
+
+def stage_prefix(generation: int) -> str:
+    return f"{STAGE_PREFIX}{generation:010d}#task#"
+
+
+def stage_sk(generation: int, task: int) -> str:
+    return f"{stage_prefix(generation)}{task}"
+
+
+def queue_pk(queue_arn: str) -> str:
+    return f"queue#{queue_arn}"
+
+
 def connector_pk(name: str) -> str:
     return f"connector#{name}"
 

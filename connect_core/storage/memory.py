@@ -29,6 +29,8 @@ from .base import (
 from .items import (
     CONFIG_SK,
     LEASE_PREFIX,
+    QUEUE_SK,
+    STAGE_PREFIX,
     STATUS_SK,
     TASK_PREFIX,
     TASK_STATUS_PREFIX,
@@ -36,7 +38,10 @@ from .items import (
     from_json,
     lease_sk,
     offset_writes,
+    queue_pk,
     regression_message,
+    stage_prefix,
+    stage_sk,
     task_of,
     task_sk,
     task_status_sk,
@@ -262,6 +267,54 @@ class InMemoryConfigStore(ConfigStore):
         with self._tables.lock:
             item = self._tables.configs.get((connector_pk(name), task_sk(task)))
             return None if item is None else from_json(item["config"])
+
+    def stage_task_config(self, name: str, generation: int, task: int, config: dict[str, Any]) -> None:
+        with self._tables.lock:
+            self._tables.configs[(connector_pk(name), stage_sk(generation, task))] = {
+                "config": to_json(config), "generation": generation, "updated_at": self._clock()}
+
+    def promote_staged(self, name: str, generation: int, count: int) -> list[dict[str, Any]]:
+        pk = connector_pk(name)
+        with self._tables.lock:
+            staged = []
+            for task in range(count):
+                item = self._tables.configs.get((pk, stage_sk(generation, task)))
+                if item is None:
+                    raise NotFoundError(f"connector {name!r}: task {task} of generation {generation} "
+                                        "was not staged")
+                staged.append(from_json(item["config"]))
+            self.put_task_configs(name, staged, generation)
+            self.discard_staged(name, generation)
+            return staged
+
+    def discard_staged(self, name: str, generation: int | None = None) -> int:
+        pk = connector_pk(name)
+        prefix = STAGE_PREFIX if generation is None else stage_prefix(generation)
+        with self._tables.lock:
+            doomed = [sk for sk in self._tables.configs_of(name) if sk.startswith(prefix)]
+            for sk in doomed:
+                del self._tables.configs[(pk, sk)]
+            return len(doomed)
+
+    def bind_queue(self, queue_arn: str, name: str) -> None:
+        key = (queue_pk(queue_arn), QUEUE_SK)
+        with self._tables.lock:
+            bound = self._tables.configs.get(key)
+            if bound is not None and bound["connector"] != name:
+                raise ConflictError(f"queue {queue_arn} already feeds sink connector {bound['connector']!r}")
+            self._tables.configs[key] = {"connector": name, "updated_at": self._clock()}
+
+    def connector_for_queue(self, queue_arn: str) -> str | None:
+        with self._tables.lock:
+            bound = self._tables.configs.get((queue_pk(queue_arn), QUEUE_SK))
+            return None if bound is None else bound["connector"]
+
+    def unbind_queue(self, queue_arn: str, name: str) -> None:
+        key = (queue_pk(queue_arn), QUEUE_SK)
+        with self._tables.lock:
+            bound = self._tables.configs.get(key)
+            if bound is not None and bound["connector"] == name:
+                del self._tables.configs[key]
 
 
 class InMemoryStatusStore(StatusStore):

@@ -450,6 +450,44 @@ class StoreContract:
         assert stores.configs.get_task_config("c1", 2) is None
         assert stores.configs.get_connector("c1").task_generation == 2
 
+    def test_staged_task_configs_are_invisible_until_promoted(self, stores: Stores) -> None:
+        stores.configs.put_connector("c1", {})
+        stores.configs.put_task_configs("c1", [{"q": "old0"}, {"q": "old1"}, {"q": "old2"}], generation=1)
+
+        stores.configs.stage_task_config("c1", 2, 1, {"q": "new1"})
+        stores.configs.stage_task_config("c1", 2, 0, {"q": "new0"})
+
+        assert stores.configs.get_task_configs("c1") == [{"q": "old0"}, {"q": "old1"}, {"q": "old2"}]
+        assert stores.configs.promote_staged("c1", 2, 2) == [{"q": "new0"}, {"q": "new1"}]
+        assert stores.configs.get_task_configs("c1") == [{"q": "new0"}, {"q": "new1"}]
+        assert stores.configs.get_connector("c1").task_generation == 2
+        assert stores.configs.discard_staged("c1") == 0
+
+    def test_promoting_an_incomplete_generation_changes_nothing(self, stores: Stores) -> None:
+        stores.configs.put_connector("c1", {})
+        stores.configs.put_task_configs("c1", [{"q": "old"}], generation=1)
+        stores.configs.stage_task_config("c1", 2, 0, {"q": "new0"})
+
+        with pytest.raises(NotFoundError, match=r"\[1\]|task 1"):
+            stores.configs.promote_staged("c1", 2, 2)
+
+        assert stores.configs.get_task_configs("c1") == [{"q": "old"}]
+        assert stores.configs.discard_staged("c1", 2) == 1
+        assert stores.configs.discard_staged("c1", 2) == 0
+
+    def test_queue_bindings_route_one_queue_to_one_sink(self, stores: Stores) -> None:
+        arn = "arn:aws:sqs:us-east-1:123456789012:records"
+
+        assert stores.configs.connector_for_queue(arn) is None
+        stores.configs.bind_queue(arn, "sink-a")
+        stores.configs.bind_queue(arn, "sink-a")  # idempotent
+        with pytest.raises(ConflictError, match="sink-a"):
+            stores.configs.bind_queue(arn, "sink-b")
+        stores.configs.unbind_queue(arn, "sink-b")  # not its binding: untouched
+        assert stores.configs.connector_for_queue(arn) == "sink-a"
+        stores.configs.unbind_queue(arn, "sink-a")
+        assert stores.configs.connector_for_queue(arn) is None
+
     def test_no_task_configs(self, stores: Stores) -> None:
         stores.configs.put_connector("c1", {})
 
