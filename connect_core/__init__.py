@@ -3,31 +3,44 @@ serverless parts. This module is the connector SDK's front door; heavy parts (AW
 runtime, the emulator) live in subpackages and are imported only when used.
 """
 
-from .api import (
-    ConnectRecord,
-    Connector,
-    Field,
-    FieldType,
-    OffsetMap,
-    Schema,
-    SinkConnector,
-    SinkRecordErrors,
-    SinkTask,
-    SourceConnector,
-    SourceTask,
-    TaskContext,
-    partition_key,
-)
-from .config import (
-    ConnectorConfig,
-    SecretRef,
-    SinkConnectorConfig,
-    SourceConnectorConfig,
-    config_json_schema,
-    validate_config,
-)
-from .errors import ConfigError, ConnectError, RetriableError
-from .registry import load_connector_class, plugin_names, register
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Public names and the module each lives in. They load on first use (PEP 562), so that importing a
+# submodule (a Lambda handler importing connect_core.runtime) does not build every config model.
+_EXPORTS = {
+    "ConnectRecord": "api", "Connector": "api", "Field": "api", "FieldType": "api", "OffsetMap": "api",
+    "Schema": "api", "SinkConnector": "api", "SinkRecordErrors": "api", "SinkTask": "api",
+    "SourceConnector": "api", "SourceTask": "api", "TaskContext": "api", "partition_key": "api",
+    "ConnectorConfig": "config", "SecretRef": "config", "SinkConnectorConfig": "config",
+    "SourceConnectorConfig": "config", "config_json_schema": "config", "validate_config": "config",
+    "ConfigError": "errors", "ConnectError": "errors", "RetriableError": "errors",
+    "load_connector_class": "registry", "plugin_names": "registry", "register": "registry",
+}
+
+if TYPE_CHECKING:
+    from .api import (ConnectRecord, Connector, Field, FieldType, OffsetMap, Schema, SinkConnector,
+                      SinkRecordErrors, SinkTask, SourceConnector, SourceTask, TaskContext, partition_key)
+    from .config import (ConnectorConfig, SecretRef, SinkConnectorConfig, SourceConnectorConfig,
+                         config_json_schema, validate_config)
+    from .errors import ConfigError, ConnectError, RetriableError
+    from .registry import load_connector_class, plugin_names, register
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'connect_core' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_EXPORTS))
+
 
 __version__ = "0.1.0"
 

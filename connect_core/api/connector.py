@@ -79,6 +79,10 @@ class SourceTask(Task[C]):
         """
         raise NotImplementedError
 
+    def lag(self, offsets: OffsetMap) -> int | None:
+        """Records not yet polled after ``offsets``, where the source knows (reported as a metric)."""
+        return None
+
 
 class SinkTask(Task[C]):
     #: True when writing the same record twice has the effect of writing it once

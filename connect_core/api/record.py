@@ -96,6 +96,9 @@ class OffsetMap(Mapping[Partition, Offset]):
             result.set(record.partition, record.offset)
         return result
 
+    def copy(self) -> "OffsetMap":
+        return OffsetMap(self._items)
+
     def pairs(self) -> list[tuple[Partition, Offset]]:
         return list(self._items.values())
 

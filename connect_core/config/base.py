@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -78,17 +78,79 @@ class ConnectorConfig(BaseModel):
         return out
 
 
+_SCHEDULE = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^()]+\)|at\([0-9T:-]+\))$")
+
+
+class SqsTarget(BaseModel):
+    """Publish records to an SQS queue; a sink connector consumes it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    type: Literal["sqs"] = "sqs"
+    queue_url: str = Field(description="URL of the queue (CloudFormation: !Ref TheQueue).")
+
+    @field_validator("queue_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not _SQS_URL.match(value):
+            raise ValueError("must be an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>)")
+        return value
+
+
+class DirectTarget(BaseModel):
+    """Hand records straight to a sink task in the same invocation (RocketMQ Connect's direct mode):
+    offsets are committed only after the sink accepted the records."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    type: Literal["direct"] = "direct"
+    sink: dict[str, Any] = Field(description="A sink connector config (validated like any other).")
+
+
+SourceTarget = Annotated[Union[SqsTarget, DirectTarget], Field(discriminator="type")]
+
+
 class SourceConnectorConfig(ConnectorConfig):
     """Common keys of source connectors."""
+
+    target: SourceTarget | None = Field(
+        None, description="Where records go: an SQS queue, or a sink connector run in the same "
+                          "invocation ('direct'). Required to run; optional while only validating.")
+    schedule: str = Field("rate(1 minute)",
+                          description="EventBridge Scheduler expression for each task's polling tick: "
+                                      "rate(N minutes), cron(...) or at(...).")
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        if not _SCHEDULE.match(value.strip()):
+            raise ValueError("must be a schedule expression such as 'rate(1 minute)', 'rate(5 minutes)' "
+                             "or 'cron(0/5 * * * ? *)'")
+        return value.strip()
 
 
 class SinkConnectorConfig(ConnectorConfig):
     """Common keys of sink connectors."""
 
+    source_queue: str | None = Field(
+        None, description="ARN of the SQS queue whose event source mapping feeds this sink "
+                          "(CloudFormation: !GetAtt TheQueue.Arn).")
+    deduplicate: bool = Field(
+        False, description="Skip records this connector already wrote (by source partition and offset, "
+                           "or SQS message id), so a redelivered or re-published record is written once. "
+                           "Costs a DynamoDB read and write per record.")
+
+    @field_validator("source_queue")
+    @classmethod
+    def _queue_arn(cls, value: str | None) -> str | None:
+        if value is not None and not _SQS_ARN.match(value):
+            raise ValueError("must be an SQS queue ARN (arn:aws:sqs:<region>:<account>:<name>)")
+        return value
+
 
 __all__ = [
     "BytesConverterConfig",
     "ConnectorConfig",
+    "DirectTarget",
+    "SqsTarget",
     "ErrorsConfig",
     "JsonConverterConfig",
     "SinkConnectorConfig",

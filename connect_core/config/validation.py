@@ -53,6 +53,7 @@ def validate_config(raw: Mapping[str, Any]) -> Connector[Any]:
         errors.extend(field_errors(exc, raw))
     if config is not None:
         errors.extend(_reference_errors(config))
+    errors.extend(_direct_sink_errors(raw.get("target")))
     if errors:
         raise ConfigError(_dedupe(errors), connector=name)
 
@@ -110,6 +111,20 @@ def _reference_errors(config: ConnectorConfig) -> list[FieldError]:
         if transform.negate and transform.predicate is None:
             errors.append(FieldError(f"transforms[{i}].negate", "negate needs a predicate"))
     return errors
+
+
+def _direct_sink_errors(target: Any) -> list[FieldError]:
+    """A direct target's sink config is validated in full, its errors under ``target.sink``."""
+    if not (isinstance(target, Mapping) and target.get("type") == "direct" and isinstance(target.get("sink"), Mapping)):
+        return []
+    try:
+        sink = validate_config(target["sink"])
+    except ConfigError as exc:
+        return [FieldError(f"target.sink.{e.field}" if e.field else "target.sink", e.message) for e in exc.errors]
+    if sink.kind != "sink":
+        return [FieldError("target.sink.connector", f"{target['sink'].get('connector')!r} is a {sink.kind} "
+                                                    "connector; a direct target needs a sink connector")]
+    return []
 
 
 def _dedupe(errors: list[FieldError]) -> list[FieldError]:

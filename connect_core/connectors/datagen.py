@@ -54,6 +54,12 @@ class DataGenTask(SourceTask[DataGenConfig]):
         return out
 
 
+    def lag(self, offsets: OffsetMap) -> int | None:
+        if self.config.records is None:
+            return None
+        return sum(self.config.records - (offsets[p]["seq"] + 1 if p in offsets else 0) for p in self.partitions())
+
+
 class DataGenSourceConnector(SourceConnector[DataGenConfig]):
     config_model = DataGenConfig
     task_class = DataGenTask

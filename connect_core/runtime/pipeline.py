@@ -116,7 +116,12 @@ class SinkResult:
     dead_letters: list[DeadLetter]
     written: int
     dropped: int
-    errors: dict[str, str] = field(default_factory=dict)
+    #: For each failed id, its error context (what its dead letter would say).
+    failures: dict[str, DeadLetter] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> dict[str, str]:
+        return {i: f"{d.stage}: {d.error_type}: {d.error_message}" for i, d in self.failures.items()}
 
 
 class Retrier:
@@ -218,7 +223,7 @@ class SinkPipeline(_Stages):
         self.sink = task
 
     def deliver(self, messages: list[Message]) -> SinkResult:
-        failed: dict[str, str] = {}
+        failed: dict[str, DeadLetter] = {}
         dead: list[DeadLetter] = []
         batch: list[tuple[Message, ConnectRecord]] = []
         dropped = 0
@@ -235,7 +240,7 @@ class SinkPipeline(_Stages):
 
     # -- stages -----------------------------------------------------------------------------
 
-    def _decode(self, message: Message, failed: dict[str, str], dead: list[DeadLetter]) -> Any:
+    def _decode(self, message: Message, failed: dict[str, DeadLetter], dead: list[DeadLetter]) -> Any:
         stage: Stage = "key_converter"
         try:
             key_schema, key = self.key_converter.deserialize(message.topic, message.key)
@@ -248,7 +253,7 @@ class SinkPipeline(_Stages):
             self._fail(stage, exc, message, failed, dead)
             return _FAILED
 
-    def _put(self, batch: list[tuple[Message, ConnectRecord]], failed: dict[str, str],
+    def _put(self, batch: list[tuple[Message, ConnectRecord]], failed: dict[str, DeadLetter],
              dead: list[DeadLetter]) -> int:
         records = [record for _, record in batch]
         try:
@@ -273,13 +278,12 @@ class SinkPipeline(_Stages):
         self.sink.pre_commit(OffsetMap.last_of(records))
 
     def _fail(self, stage: Stage, exc: BaseException, message: Message,
-              failed: dict[str, str], dead: list[DeadLetter]) -> None:
+              failed: dict[str, DeadLetter], dead: list[DeadLetter]) -> None:
+        letter = self.dead_letter(stage, exc, message)
         if self.tolerate:
-            dead.append(self.dead_letter(stage, exc, message))
+            dead.append(letter)
         else:
-            if self.errors.log_enable:
-                self.dead_letter(stage, exc, message)  # logs the context
-            failed[message.id or f"#{len(failed)}"] = f"{stage}: {type(exc).__name__}: {exc}"
+            failed[message.id or f"#{len(failed)}"] = letter
 
 
 def _message_of(record: ConnectRecord) -> Message:

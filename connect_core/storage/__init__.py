@@ -16,6 +16,7 @@ from .base import (
 )
 from .dynamodb import DynamoDBConfigStore, DynamoDBLeaseStore, DynamoDBOffsetStore, DynamoDBStatusStore
 from .items import order_key
+from .ledger import DeliveryLedger, DynamoDBDeliveryLedger, InMemoryDeliveryLedger
 from .memory import InMemoryConfigStore, InMemoryLeaseStore, InMemoryOffsetStore, InMemoryStatusStore, MemoryTables
 from .tables import configs_table_definition, ensure_tables, offsets_table_definition
 
@@ -24,11 +25,14 @@ __all__ = [
     "ConfigStore",
     "ConnectorEntry",
     "ConnectorStatus",
+    "DeliveryLedger",
+    "DynamoDBDeliveryLedger",
     "DynamoDBConfigStore",
     "DynamoDBLeaseStore",
     "DynamoDBOffsetStore",
     "DynamoDBStatusStore",
     "InMemoryConfigStore",
+    "InMemoryDeliveryLedger",
     "InMemoryLeaseStore",
     "InMemoryOffsetStore",
     "InMemoryStatusStore",

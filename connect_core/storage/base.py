@@ -11,9 +11,12 @@ import enum
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence, Union
 
 from ..api.record import Offset, OffsetMap, Partition
+
+if TYPE_CHECKING:
+    from .ledger import DeliveryLedger
 
 Clock = Callable[[], float]
 """Returns the current time as epoch seconds; ``time.time`` outside tests."""
@@ -271,6 +274,7 @@ class Stores:
     leases: LeaseStore
     configs: ConfigStore
     status: StatusStore
+    deliveries: "DeliveryLedger"
 
     @classmethod
     def in_memory(cls, clock: Clock = system_clock) -> "Stores":
@@ -278,9 +282,12 @@ class Stores:
         from .memory import (InMemoryConfigStore, InMemoryLeaseStore, InMemoryOffsetStore,
                              InMemoryStatusStore, MemoryTables)
 
+        from .ledger import InMemoryDeliveryLedger
+
         tables = MemoryTables()
         return cls(InMemoryOffsetStore(tables, clock), InMemoryLeaseStore(tables, clock),
-                   InMemoryConfigStore(tables, clock), InMemoryStatusStore(tables, clock))
+                   InMemoryConfigStore(tables, clock), InMemoryStatusStore(tables, clock),
+                   InMemoryDeliveryLedger(clock))
 
     @classmethod
     def dynamodb(cls, configs_table: str, offsets_table: str, clock: Clock = system_clock,
@@ -289,7 +296,21 @@ class Stores:
         from .dynamodb import (DynamoDBConfigStore, DynamoDBLeaseStore, DynamoDBOffsetStore,
                                DynamoDBStatusStore)
 
+        from .ledger import DynamoDBDeliveryLedger
+
         return cls(DynamoDBOffsetStore(offsets_table, configs_table, clock=clock, client=client),
                    DynamoDBLeaseStore(configs_table, clock=clock, client=client),
                    DynamoDBConfigStore(configs_table, clock=clock, client=client),
-                   DynamoDBStatusStore(configs_table, clock=clock, client=client))
+                   DynamoDBStatusStore(configs_table, clock=clock, client=client),
+                   DynamoDBDeliveryLedger(offsets_table, clock=clock, client=client))
+
+    @classmethod
+    def from_environment(cls, clock: Clock = system_clock) -> "Stores":
+        """Stores on the tables a deployed function is told about (CONFIGS_TABLE, OFFSETS_TABLE)."""
+        import os
+
+        try:
+            return cls.dynamodb(os.environ["CONFIGS_TABLE"], os.environ["OFFSETS_TABLE"], clock=clock)
+        except KeyError as exc:
+            raise RuntimeError(f"environment variable {exc.args[0]} is not set: the function's "
+                               "template must pass the table names") from None

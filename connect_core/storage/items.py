@@ -29,7 +29,7 @@ QUEUE_SK = "binding"
 
 
 def stage_prefix(generation: int) -> str:
-    return f"{STAGE_PREFIX}{generation:010d}#task#"
+    return f"{STAGE_PREFIX}{generation}#task#"  # the state machine writes these with States.Format
 
 
 def stage_sk(generation: int, task: int) -> str:

@@ -45,3 +45,8 @@ def ensure_tables(configs_table: str, offsets_table: str, *, client: Any = None)
     waiter = ddb.get_waiter("table_exists")
     for name in (configs_table, offsets_table):
         waiter.wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    # Delivery-ledger entries in the offsets table expire (see storage/ledger.py).
+    ttl = ddb.describe_time_to_live(TableName=offsets_table)["TimeToLiveDescription"]
+    if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
+        ddb.update_time_to_live(TableName=offsets_table,
+                                TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})

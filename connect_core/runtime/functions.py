@@ -1,0 +1,82 @@
+"""What each Lambda function does, behind its thin handler in ``functions/``.
+
+Runners and stores are created on the first invocation and reused while the instance is warm
+(their AWS clients, validated connectors and started tasks with them); nothing here runs at import.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Mapping
+
+from .telemetry import MetricsSink, Telemetry
+
+_lock = threading.Lock()
+_singletons: dict[str, Any] = {}
+
+
+def _once(name: str, factory: Any) -> Any:
+    value = _singletons.get(name)
+    if value is None:
+        with _lock:
+            value = _singletons.get(name)
+            if value is None:
+                value = _singletons[name] = factory()
+    return value
+
+
+def reset() -> None:
+    """Forget warm state (tests, and the local runtime between deployments)."""
+    with _lock:
+        tasks = _singletons.get("tasks")
+        _singletons.clear()
+    if tasks is not None:
+        tasks.clear()
+
+
+def _stores() -> Any:
+    from ..storage import Stores
+
+    return _once("stores", Stores.from_environment)
+
+
+def _tasks() -> Any:
+    from .tasks import TaskCache
+
+    return _once("tasks", TaskCache)
+
+
+def source_tick(event: Mapping[str, Any], context: Any, metrics: MetricsSink | None = None) -> dict[str, Any]:
+    """EventBridge Scheduler input ``{"connector": name, "task": n}``."""
+    from .source_runner import SourceRunner
+
+    name, task = event["connector"], int(event["task"])
+    if metrics is not None and hasattr(metrics, "add_dimension"):
+        metrics.add_dimension(name="Connector", value=name)
+    runner = SourceRunner(_stores(), owner=context.aws_request_id, tasks=_tasks(), telemetry=Telemetry(metrics))
+    return runner.tick(name, task, context.get_remaining_time_in_millis).to_dict()
+
+
+def sink_batch(event: Mapping[str, Any], context: Any, metrics: MetricsSink | None = None) -> dict[str, Any]:
+    """An SQS event; returns ``{"batchItemFailures": [...]}``."""
+    from .sink_runner import QueuePolicies, SinkRunner
+
+    runner = SinkRunner(_stores(), tasks=_tasks(), telemetry=Telemetry(metrics),
+                        policies=_once("policies", QueuePolicies), worker_id=context.aws_request_id)
+    return runner.handle(event, context.get_remaining_time_in_millis).response()
+
+
+def reconfigure_step(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    """A Lambda task of the reconfigure state machine: ``{"step": "prepare" | "commit" | "abort", ...}``."""
+    from .reconfigure import Reconfigurer, SchedulerSettings
+
+    return Reconfigurer(_stores(), SchedulerSettings.from_environment()).handle(event)
+
+
+def connector_resource(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    """A CloudFormation custom resource request for ``Custom::Connector``."""
+    from .controller import ConnectorController
+    from .custom_resource import ConnectorResource
+
+    controller = _once("controller", ConnectorController.from_environment)
+    return ConnectorResource(controller).handle(event, context.get_remaining_time_in_millis)

@@ -1,0 +1,37 @@
+"""Metrics the runners emit, through whatever the handler hands in (Powertools' EMF ``Metrics``)."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class MetricsSink(Protocol):
+    def add_metric(self, name: str, unit: Any, value: float) -> None: ...
+
+
+class Telemetry:
+    """A thin front: the runtime stays free of Powertools imports; handlers pass their ``Metrics``."""
+
+    def __init__(self, metrics: MetricsSink | None = None) -> None:
+        self._metrics = metrics
+        self.totals: dict[str, float] = {}
+
+    def count(self, name: str, value: float, unit: str = "Count") -> None:
+        self.totals[name] = self.totals.get(name, 0) + value
+        if self._metrics is not None:
+            self._metrics.add_metric(name=name, unit=unit, value=value)
+
+    def timing_ms(self, name: str, value: float) -> None:
+        self.count(name, value, unit="Milliseconds")
+
+
+# Metric names, one place for dashboards and alarms to agree on.
+RECORDS_POLLED = "RecordsPolled"
+RECORDS_PUBLISHED = "RecordsPublished"
+RECORDS_WRITTEN = "RecordsWritten"
+RECORDS_FAILED = "RecordsFailed"
+RECORDS_DEAD_LETTERED = "RecordsDeadLettered"
+RECORDS_DROPPED = "RecordsDropped"
+BATCH_LATENCY = "BatchLatency"
+SOURCE_LAG = "SourceLagRecords"
+TICKS_SKIPPED = "TicksSkipped"
