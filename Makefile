@@ -5,8 +5,12 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# The SAM CLI pins its own boto3, older than the runtime's: it gets a virtualenv of its own.
+SAM_VENV  := .venv-sam
+SAM_STAMP := $(SAM_VENV)/.installed
+SAM_CLI_VERSION := 1.170.0
 
-.PHONY: demo test unit integration bench lint emulator clean
+.PHONY: demo test unit integration bench lint emulator clean venv sam build-ConnectCoreLayer
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,12 +18,20 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+$(SAM_STAMP):
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet aws-sam-cli==$(SAM_CLI_VERSION)
+	touch $(SAM_STAMP)
+
 venv: $(STAMP)
+
+sam: $(SAM_STAMP)
 
 demo: $(STAMP)
 	$(PY) -m connect_core.local.demo
 
-test: $(STAMP)
+test: $(STAMP) $(SAM_STAMP)
 	$(PY) -m pytest
 
 unit: $(STAMP)
@@ -31,14 +43,15 @@ integration: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/pipeline_overhead.py
 
-lint: $(STAMP)
+lint: $(STAMP) $(SAM_STAMP)
 	$(VENV)/bin/cfn-lint template.yaml
+	SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 $(SAM_VENV)/bin/sam validate --lint
 
 emulator: $(STAMP)
 	$(PY) -m connect_core.local.emulator
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis .aws-sam .demo build dist *.egg-info
+	rm -rf $(VENV) $(SAM_VENV) .pytest_cache .hypothesis .aws-sam .demo build dist *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 # Called by `sam build` (BuildMethod: makefile) with ARTIFACTS_DIR set.

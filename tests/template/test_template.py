@@ -1,0 +1,153 @@
+"""template.yaml: valid for SAM and cfn-lint, builds, and keeps the promises made about it
+(least privilege, encrypted tables with PITR, queues that cannot strand messages, a state machine
+whose substitutions are all wired)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+SAM = ROOT / ".venv-sam" / "bin" / "sam"
+ENV = {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+class _CfnLoader(yaml.SafeLoader):
+    pass
+
+
+def _tag(loader, suffix, node):
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    if suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _tag)
+
+
+@pytest.fixture(scope="module")
+def template() -> dict:
+    return yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)
+
+
+def sam_cli() -> Path:
+    if SAM.exists():
+        return SAM
+    message = "the SAM CLI is not installed (.venv-sam): run `make sam` or `make test`"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def test_cfn_lint_passes():
+    result = subprocess.run([str(Path(sys.executable).parent / "cfn-lint"), "template.yaml"], cwd=ROOT, capture_output=True,
+                            text=True, env=ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_sam_validate_lint_passes():
+    result = subprocess.run([str(sam_cli()), "validate", "--lint"], cwd=ROOT, capture_output=True, text=True,
+                            env=ENV, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_sam_build_builds_the_layer_and_every_function(tmp_path):
+    build = tmp_path / "build"
+    result = subprocess.run([str(sam_cli()), "build", "--build-dir", str(build)], cwd=ROOT, capture_output=True,
+                            text=True, env=ENV, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    layer = build / "ConnectCoreLayer" / "python"
+    assert (layer / "connect_core" / "runtime" / "source_runner.py").exists()
+    assert list((layer / "connect_core" / "runtime" / "__pycache__").glob("source_runner.*.pyc"))
+    for function in ("SourcePollerFunction", "SinkConsumerFunction", "ReconfigureFunction",
+                     "ConnectorResourceFunction"):
+        assert (build / function / "app.py").exists()
+
+
+def test_every_function_uses_the_layer_and_a_thin_handler(template):
+    assert template["Globals"]["Function"]["Layers"] == [{"Ref": "ConnectCoreLayer"}]
+    for name, resource in template["Resources"].items():
+        if resource["Type"] == "AWS::Serverless::Function":
+            code = ROOT / resource["Properties"]["CodeUri"] / "app.py"
+            assert code.exists(), name
+            assert len(code.read_text().splitlines()) < 15, f"{name}'s handler should stay thin"
+
+
+def test_permissions_come_from_sam_policy_templates_scoped_to_resources(template):
+    allowed_statement_actions = {"scheduler:ListSchedules", "scheduler:DeleteSchedule", "scheduler:GetSchedule",
+                                 "scheduler:CreateSchedule", "scheduler:UpdateSchedule", "iam:PassRole",
+                                 "states:DescribeExecution"}
+    for name, resource in template["Resources"].items():
+        if resource["Type"] not in ("AWS::Serverless::Function", "AWS::Serverless::StateMachine"):
+            continue
+        for policy in resource["Properties"].get("Policies", []):
+            if "Fn::If" in policy:
+                policy = policy["Fn::If"][1]
+            if "Statement" in policy:
+                # Only what no SAM policy template covers, and never a wildcard action.
+                for statement in policy["Statement"]:
+                    actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                    assert set(actions) <= allowed_statement_actions, (name, actions)
+                    if statement["Resource"] == "*":
+                        assert actions == ["scheduler:ListSchedules"], (name, actions)  # not resource-scoped in IAM
+            else:
+                [(policy_template, _args)] = policy.items()
+                assert policy_template.endswith("Policy"), (name, policy_template)
+
+
+def test_tables_are_encrypted_with_point_in_time_recovery(template):
+    tables = [r for r in template["Resources"].values() if r["Type"] == "AWS::DynamoDB::Table"]
+    assert len(tables) == 2
+    for table in tables:
+        assert table["Properties"]["SSESpecification"]["SSEEnabled"] is True
+        assert table["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+        assert table["Properties"]["BillingMode"] == "PAY_PER_REQUEST"
+
+
+def test_sink_queues_redrive_and_outlast_six_function_timeouts(template):
+    resources = template["Resources"]
+    mappings = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
+    assert mappings
+    for mapping in mappings:
+        assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        queue = resources[mapping["EventSourceArn"]["Fn::GetAtt"][0]]["Properties"]
+        function = resources[mapping["FunctionName"]["Ref"]]["Properties"]
+        assert queue["VisibilityTimeout"] >= 6 * function["Timeout"]
+        assert queue["RedrivePolicy"]["maxReceiveCount"] >= 1
+
+
+def test_state_machine_substitutions_cover_the_definition(template):
+    machine = template["Resources"]["ReconfigureStateMachine"]["Properties"]
+    definition = (ROOT / machine["DefinitionUri"]).read_text()
+    used = set(re.findall(r"\$\{(\w+)\}", definition))
+    assert used == set(machine["DefinitionSubstitutions"])
+    json.loads(definition)
+
+
+def test_parameters_constrain_their_values(template):
+    for name, parameter in template["Parameters"].items():
+        constrained = {"AllowedValues", "AllowedPattern", "MinValue", "MaxValue"} & set(parameter)
+        assert constrained or name == "DemoOutputPath", f"parameter {name} accepts anything"
+
+
+def test_samconfig_has_the_environments_users_deploy_to():
+    import tomllib
+
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    assert config["version"] == 0.1
+    for environment in ("default", "dev", "prod", "localstack"):
+        assert "deploy" in config[environment], environment
