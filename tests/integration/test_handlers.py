@@ -1,0 +1,111 @@
+"""The real handlers in functions/, with the event shapes AWS delivers (tests/events/*.json)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+
+from connect_core import aws
+from connect_core.runtime import functions
+from connect_core.storage import Stores
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = ROOT / "tests" / "events"
+
+
+def load_event(name: str) -> dict:
+    return json.loads((EVENTS / f"{name}.json").read_text())
+
+
+def load_handler(function: str):
+    spec = importlib.util.spec_from_file_location(f"handler_{function}", ROOT / "functions" / function / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.handler
+
+
+class Context:
+    """The attributes of a Lambda context object the handlers read."""
+
+    function_name = "test-function"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:test-function"
+    memory_limit_in_mb = 512
+    log_group_name = "/aws/lambda/test-function"
+    log_stream_name = "2026/11/21/[$LATEST]0123456789abcdef"
+
+    def __init__(self) -> None:
+        self.aws_request_id = str(uuid.uuid4())
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 300_000
+
+
+@pytest.fixture
+def deployment(tables, monkeypatch, tmp_path):
+    """The environment template.yaml gives the functions, over fresh tables and queues."""
+    sqs = aws.client("sqs")
+    suffix = uuid.uuid4().hex[:8]
+    queue_url = sqs.create_queue(QueueName=f"records-{suffix}")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    dlq_url = sqs.create_queue(QueueName=f"dlq-{suffix}")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    monkeypatch.setenv("CONFIGS_TABLE", tables[0])
+    monkeypatch.setenv("OFFSETS_TABLE", tables[1])
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "RocketMQConnect")
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "rocketmq-connect")
+    functions.reset()
+    stores = Stores.dynamodb(*tables)
+    yield {"stores": stores, "queue_url": queue_url, "queue_arn": queue_arn, "dlq_url": dlq_url,
+           "dlq_arn": dlq_arn, "out": tmp_path / "out.jsonl"}
+    functions.reset()
+
+
+def test_scheduler_tick_event_runs_the_task_and_reports_emf_metrics(deployment, capsys):
+    stores = deployment["stores"]
+    config = {"name": "demo-source", "connector": "datagen-source", "partitions": 1, "records": 3,
+              "target": {"type": "sqs", "queue_url": deployment["queue_url"]}}
+    stores.configs.put_connector("demo-source", config)
+    stores.configs.put_task_configs("demo-source", [{"partitions": [0]}], generation=1)
+
+    result = load_handler("source_poller")(load_event("scheduler_tick"), Context())
+
+    assert (result["outcome"], result["published"]) == ("ran", 3)
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert emf, "metrics are printed in CloudWatch's embedded metric format"
+    published = emf[-1]["RecordsPublished"]
+    assert sum(published if isinstance(published, list) else [published]) == 3
+    assert emf[-1]["Connector"] == "demo-source"
+
+
+def test_sqs_event_with_a_poison_message_fails_only_that_message(deployment):
+    stores = deployment["stores"]
+    event = load_event("sqs_batch")
+    for record in event["Records"]:
+        record["eventSourceARN"] = deployment["queue_arn"]
+    config = {"name": "demo-sink", "connector": "file-sink", "path": str(deployment["out"]), "format": "record",
+              "source_queue": deployment["queue_arn"]}
+    stores.configs.put_connector("demo-sink", config)
+    stores.configs.put_task_configs("demo-sink", [{}], generation=1)
+    stores.configs.bind_queue(deployment["queue_arn"], "demo-sink")
+
+    response = load_handler("sink_consumer")(event, Context())
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "2e1424d4-f796-459a-8184-9c92662be6da"}]}
+    [line] = deployment["out"].read_text().splitlines()
+    assert json.loads(line)["value"] == {"partition": 0, "seq": 0, "pipeline": "demo"}
+    assert json.loads(line)["offset"] == {"seq": 0}
+
+
+def test_an_sqs_event_from_an_unbound_queue_is_returned_whole(deployment):
+    event = load_event("sqs_batch")
+
+    response = load_handler("sink_consumer")(event, Context())
+
+    assert len(response["batchItemFailures"]) == 2
