@@ -62,6 +62,10 @@ class ConnectorController:
         stored = connector.config.model_dump(mode="json", exclude_unset=True)
         stored.update(name=name, connector=connector.config.connector)
         previous = self.stores.configs.get_connector(name)
+        if previous is not None and previous.config == stored and previous.task_generation is not None:
+            # Nothing to change (e.g. CloudFormation rolling back to the config that is running).
+            return Applied(name, previous.version, previous.task_generation,
+                           len(self.stores.configs.get_task_configs(name)), None)
         version = self.stores.configs.put_connector(name, stored,
                                                     expected_version=previous.version if previous else 0)
         try:

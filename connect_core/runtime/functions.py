@@ -6,31 +6,38 @@ Runners and stores are created on the first invocation and reused while the inst
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any, Mapping
 
 from .telemetry import MetricsSink, Telemetry
 
 _lock = threading.Lock()
-_singletons: dict[str, Any] = {}
+_singletons: dict[tuple[str, tuple[str | None, ...]], Any] = {}
+
+# The settings a warm object depends on. In Lambda they never change within an instance; the local
+# runtime runs several stacks' functions in one process, so each set of settings gets its own.
+_SETTINGS = ("CONFIGS_TABLE", "OFFSETS_TABLE", "RECONFIGURE_STATE_MACHINE_ARN", "SCHEDULE_GROUP",
+             "SOURCE_POLLER_ARN", "SCHEDULER_ROLE_ARN", "AWS_ENDPOINT_URL")
 
 
 def _once(name: str, factory: Any) -> Any:
-    value = _singletons.get(name)
+    key = (name, tuple(os.environ.get(setting) for setting in _SETTINGS))
+    value = _singletons.get(key)
     if value is None:
         with _lock:
-            value = _singletons.get(name)
+            value = _singletons.get(key)
             if value is None:
-                value = _singletons[name] = factory()
+                value = _singletons[key] = factory()
     return value
 
 
 def reset() -> None:
     """Forget warm state (tests, and the local runtime between deployments)."""
     with _lock:
-        tasks = _singletons.get("tasks")
+        caches = [value for (name, _), value in _singletons.items() if name == "tasks"]
         _singletons.clear()
-    if tasks is not None:
+    for tasks in caches:
         tasks.clear()
 
 

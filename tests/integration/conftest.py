@@ -1,4 +1,4 @@
-"""One embedded AWS endpoint for the whole session; fresh, uniquely named tables per test."""
+"""Fresh, uniquely named tables per test on the session's embedded endpoint (tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -8,18 +8,8 @@ from typing import Iterator
 import pytest
 
 from connect_core import aws
-from connect_core.local import EmbeddedAWS
+from connect_core.local import EmbeddedAWS  # noqa: F401 - the fixture's type
 from connect_core.storage import ensure_tables
-
-
-@pytest.fixture(scope="session")
-def embedded_aws() -> Iterator[EmbeddedAWS]:
-    endpoint = EmbeddedAWS().start()
-    endpoint.activate()
-    try:
-        yield endpoint
-    finally:
-        endpoint.stop()
 
 
 @pytest.fixture
