@@ -29,7 +29,7 @@ venv: $(STAMP)
 sam: $(SAM_STAMP)
 
 demo: $(STAMP)
-	$(PY) -m connect_core.local.demo
+	$(PY) -m connect_core.local.demo $(ARGS)
 
 test: $(STAMP) $(SAM_STAMP)
 	$(PY) -m pytest

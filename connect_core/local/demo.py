@@ -143,7 +143,7 @@ def _render(s: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the demo pipeline on the embedded AWS endpoint.")
-    parser.add_argument("--records", type=int, default=1000, help="records per partition (4 partitions)")
+    parser.add_argument("--records", type=int, default=250, help="records per partition (4 partitions)")
     parser.add_argument("--dir", type=Path, default=ROOT / ".demo", help="output and state folder")
     parser.add_argument("--fresh", action="store_true", help="forget the stored state and output first")
     args = parser.parse_args(argv)

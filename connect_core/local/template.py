@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -28,7 +28,6 @@ import yaml
 
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
 ARTIFACT_BUCKET = "local-runtime-artifacts"
-_INLINE_CODE = "inline"
 
 
 class TemplateError(ValueError):
@@ -264,6 +263,9 @@ def _run_sam_translator(body: dict[str, Any], parameters: Mapping[str, Any],
 
     from ..aws import clients
 
+    metrics_log = logging.getLogger("samtranslator.metrics.metrics")
+    if metrics_log.level == logging.NOTSET:
+        metrics_log.setLevel(logging.ERROR)   # it warns that nobody publishes its metrics
     # The translator finds the region (and so the partition) through boto3's default session.
     region = region or clients.region()
     saved = {name: os.environ.get(name) for name in _TRANSLATOR_ENV}
@@ -290,7 +292,3 @@ def _partition(region: str) -> str:
         return "aws-us-gov"
     return "aws"
 
-
-def sub_references(text: str) -> list[str]:
-    """The names a ``Fn::Sub`` string refers to (``${Name}`` and ``${Name.Attr}``, not ``${!x}``)."""
-    return [match for match in re.findall(r"\$\{([^}!][^}]*)\}", text)]
