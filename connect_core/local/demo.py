@@ -69,7 +69,9 @@ def _dlq_depth(url: str) -> int:
 
 
 def run(records: int, workdir: Path, *, fresh: bool = False, max_minutes: int = 240,
-        out: TextIO = sys.stdout) -> dict[str, Any]:
+        out: TextIO = sys.stdout, endpoint: Any = None) -> dict[str, Any]:
+    """Deploy, run until every record is written, print and return the summary. ``endpoint``: an
+    already running EmbeddedAWS to deploy into (tests); by default the demo starts its own."""
     from ..storage import Stores
     from .clock import VirtualClock
     from .runtime import LocalRuntime
@@ -85,7 +87,8 @@ def run(records: int, workdir: Path, *, fresh: bool = False, max_minutes: int = 
     print(f"deploying template.yaml into the embedded AWS endpoint (state in {workdir}, "
           f"function logs in {workdir / 'functions.log'})", file=out)
     with open(workdir / "functions.log", "a", encoding="utf-8") as log, contextlib.redirect_stdout(log), \
-            LocalRuntime(ROOT / "template.yaml", parameters, clock=VirtualClock(), state_dir=workdir / "state") as rt:
+            LocalRuntime(ROOT / "template.yaml", parameters, clock=VirtualClock(), state_dir=workdir / "state",
+                         endpoint=endpoint) as rt:
         stores = Stores.dynamodb(rt.outputs["ConfigsTableName"], rt.outputs["OffsetsTableName"])
         offsets_before = _offsets(stores)
         bar = ProgressBar(expected)
