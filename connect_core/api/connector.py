@@ -83,6 +83,12 @@ class SourceTask(Task[C]):
         """Records not yet polled after ``offsets``, where the source knows (reported as a metric)."""
         return None
 
+    def needs_reconfiguration(self) -> str | None:
+        """A fingerprint of the new partition set when the source's partitions changed since the
+        split (queues added to a topic), else None. The runtime then re-runs task_configs once per
+        fingerprint (Kafka Connect's ``requestTaskReconfiguration``)."""
+        return None
+
 
 class SinkTask(Task[C]):
     #: True when writing the same record twice has the effect of writing it once

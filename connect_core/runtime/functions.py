@@ -60,8 +60,28 @@ def source_tick(event: Mapping[str, Any], context: Any, metrics: MetricsSink | N
     name, task = event["connector"], int(event["task"])
     if metrics is not None and hasattr(metrics, "add_dimension"):
         metrics.add_dimension(name="Connector", value=name)
-    runner = SourceRunner(_stores(), owner=context.aws_request_id, tasks=_tasks(), telemetry=Telemetry(metrics))
+    runner = SourceRunner(_stores(), owner=context.aws_request_id, tasks=_tasks(), telemetry=Telemetry(metrics),
+                          request_reconfiguration=start_reconfiguration)
     return runner.tick(name, task, context.get_remaining_time_in_millis).to_dict()
+
+
+def start_reconfiguration(connector: str, fingerprint: str) -> None:
+    """Start the reconfigure state machine once per new partition set: the execution name carries
+    the fingerprint, so ticks of several tasks noticing the same change start it only once."""
+    import json
+    import re
+
+    from .. import aws
+
+    arn = os.environ.get("RECONFIGURE_STATE_MACHINE_ARN")
+    if not arn:
+        return
+    name = re.sub(r"[^0-9A-Za-z_-]", "_", f"{connector[:48]}-resplit-{fingerprint}")[:80]
+    sfn = aws.client("stepfunctions")
+    try:
+        sfn.start_execution(stateMachineArn=arn, name=name, input=json.dumps({"connector": connector}))
+    except sfn.exceptions.ExecutionAlreadyExists:
+        pass
 
 
 def sink_batch(event: Mapping[str, Any], context: Any, metrics: MetricsSink | None = None) -> dict[str, Any]:

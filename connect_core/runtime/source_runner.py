@@ -45,6 +45,7 @@ class TickResult:
     batches: int = 0
     epoch: int | None = None
     drained: bool = False
+    reconfiguration_requested: bool = False
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -55,7 +56,8 @@ class SourceRunner:
     def __init__(self, stores: Stores, *, owner: str, tasks: TaskCache | None = None,
                  telemetry: Telemetry | None = None, lease_ttl_s: float = DEFAULT_LEASE_TTL_S,
                  safety_margin_ms: int = DEFAULT_SAFETY_MARGIN_MS,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 request_reconfiguration: Callable[[str, str], None] | None = None) -> None:
         self.stores = stores
         self.owner = owner
         self.tasks = tasks or TaskCache()
@@ -63,6 +65,8 @@ class SourceRunner:
         self.lease_ttl_s = lease_ttl_s
         self.safety_margin_ms = safety_margin_ms
         self.clock = clock
+        #: Called with (connector, fingerprint) when a task reports that its partitions changed.
+        self.request_reconfiguration = request_reconfiguration
 
     def tick(self, name: str, task_id: int, remaining_ms: Callable[[], int]) -> TickResult:
         entry = self.stores.configs.get_connector(name)
@@ -91,6 +95,11 @@ class SourceRunner:
             publisher = self._publisher(connector, entry.version, task_id, context)
             lease = self._run(connector, task, publisher, lease, remaining_ms, result)
             self.stores.status.put_task_status(name, task_id, State.RUNNING, worker_id=self.owner)
+            changed = task.needs_reconfiguration()
+            if changed and self.request_reconfiguration is not None:
+                logger.info("partitions changed: re-splitting", extra={"connector": name, "fingerprint": changed})
+                self.request_reconfiguration(name, changed)
+                result.reconfiguration_requested = True
         except StaleEpochError as exc:
             # Another invocation claimed the task after our lease expired: it owns the offsets now.
             result.outcome, result.error = "fenced", str(exc)
@@ -148,6 +157,9 @@ class SourceRunner:
 
     def _publisher(self, connector: Connector[Any], version: int, task_id: int,
                    context: TaskContext) -> Publisher:
+        own = getattr(connector, "publisher", None)
+        if own is not None:  # a connector that writes its own target (the Replicator)
+            return own(self.stores, self.telemetry, context)
         target = getattr(connector.config, "target", None)
         if target is None:
             raise TargetError(f"connector {connector.config.name!r} has no target: set target to an SQS "
