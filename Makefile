@@ -57,3 +57,15 @@ clean:
 # Called by `sam build` (BuildMethod: makefile) with ARTIFACTS_DIR set.
 build-ConnectCoreLayer:
 	$(MAKE) -f layers/connect_core/Makefile layer ARTIFACTS_DIR="$(ARTIFACTS_DIR)"
+
+# Two local RocketMQ 5.x clusters (A and B) from Maven Central jars, in the background: name servers,
+# proxies with embedded brokers, test topics; endpoints and PIDs in .rocketmq/clusters.json.
+# Needs Java 11+ and Maven (the jars are cached in .rocketmq/ after the first run).
+.PHONY: rocketmq-up rocketmq-down
+
+rocketmq-up: $(STAMP)
+	$(PY) -m connect_core.rocketmq.broker up $(ARGS)
+
+# Stops exactly the PIDs recorded by rocketmq-up (if they are still those JVMs). Standard library only.
+rocketmq-down:
+	$(if $(wildcard $(PY)),$(PY),$(PYTHON)) -m connect_core.rocketmq.broker down

@@ -12,6 +12,9 @@ from .errors import UnknownConnectorError
 BUILTIN_CONNECTORS: dict[str, str] = {
     "datagen-source": "connect_core.connectors.datagen:DataGenSourceConnector",
     "file-sink": "connect_core.connectors.file:FileSinkConnector",
+    "rocketmq-source": "connect_core.connectors.rocketmq:RocketMQSourceConnector",
+    "rocketmq-sink": "connect_core.connectors.rocketmq:RocketMQSinkConnector",
+    "rocketmq-replicator": "connect_core.connectors.replicator:ReplicatorConnector",
 }
 
 _registered: dict[str, str] = {}

@@ -150,6 +150,7 @@ class SourceRunner:
             if self.clock() >= renew_at:
                 lease = self.stores.leases.renew(lease, self.lease_ttl_s)
                 renew_at = self.clock() + self.lease_ttl_s / 2
+        publisher.finish(task, view)
         lag = task.lag(view)
         if lag is not None:
             self.telemetry.count(m.SOURCE_LAG, lag)

@@ -29,8 +29,8 @@ class Publisher(ABC):
     @abstractmethod
     def publish(self, messages: list[Message]) -> None: ...
 
-    def close(self) -> None:
-        """Release what the publisher holds (a direct sink task)."""
+    def finish(self, task: Any, offsets: Any) -> None:
+        """Once per tick, after the last commit (heartbeats, checkpoints)."""
 
 
 class SqsPublisher(Publisher):

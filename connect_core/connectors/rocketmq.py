@@ -1,0 +1,331 @@
+"""``rocketmq-source`` and ``rocketmq-sink``: RocketMQ topics as a source and as a target.
+
+The source reads message queues by explicit offset over the remoting protocol (the 5.x gRPC proxy
+cannot pull by offset): partition = ``{cluster, broker, topic, queue}``, offset =
+``{queue_offset}`` (the next offset to read), kept in the offset store like every other source's.
+Records carry every message attribute: the body as the value (bytes), the keys as the key, user
+properties as headers under their own names, and the system attributes as ``rocketmq.*`` headers.
+
+The sink writes records back as messages: ``rocketmq.tags``/keys/user properties are restored,
+records with the same key go to the same queue (ordering by key), and each queue's records go out
+in one batch send.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import zlib
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any, Literal, Sequence
+
+from pydantic import Field, field_validator, model_validator
+
+from ..api import ConnectRecord, OffsetMap, Partition, SinkConnector, SinkTask, SourceConnector, SourceTask
+from ..api.record import partition_key as partition_key_of
+from ..config import SinkConnectorConfig, SourceConnectorConfig
+from ..config.base import BytesConverterConfig, ConverterConfig, StringConverterConfig
+from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from ..rocketmq import MessageExt, MessageQueue, RocketMQClient
+
+logger = logging.getLogger("connect_core.connectors.rocketmq")
+
+#: Header names of the system attributes a source record carries (user properties keep their names).
+H_TOPIC, H_TAGS, H_KEYS = "rocketmq.topic", "rocketmq.tags", "rocketmq.keys"
+H_MSG_ID, H_UNIQ_ID = "rocketmq.msg_id", "rocketmq.unique_id"
+H_QUEUE, H_OFFSET, H_BROKER, H_CLUSTER = "rocketmq.queue_id", "rocketmq.queue_offset", "rocketmq.broker", "rocketmq.cluster"
+H_BORN_TS, H_BORN_HOST = "rocketmq.born_timestamp", "rocketmq.born_host"
+H_STORE_TS, H_STORE_HOST = "rocketmq.store_timestamp", "rocketmq.store_host"
+H_RECONSUME, H_FLAG = "rocketmq.reconsume_times", "rocketmq.flag"
+SYSTEM_PREFIX = "rocketmq."
+
+_NAMESRV = r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}(;[A-Za-z0-9.\-\[\]:]+:\d{1,5})*$"
+
+_clients: dict[str, "RocketMQClient"] = {}
+_clients_lock = threading.Lock()
+
+
+def client_for(namesrv_addr: str) -> "RocketMQClient":
+    """One client per name server list per process, reused across warm invocations."""
+    client = _clients.get(namesrv_addr)
+    if client is None:
+        with _clients_lock:
+            client = _clients.get(namesrv_addr)
+            if client is None:
+                from ..rocketmq import RocketMQClient
+
+                client = _clients[namesrv_addr] = RocketMQClient(namesrv_addr)
+    return client
+
+
+# -- source --------------------------------------------------------------------------------------
+
+class RocketMQSourceConfig(SourceConnectorConfig):
+    namesrv_addr: str = Field(pattern=_NAMESRV, description="Name server address(es), 'host:port;host:port'.")
+    cluster: str = Field("default", min_length=1, max_length=64,
+                         description="A name for this cluster in partitions and headers (e.g. the region), "
+                                     "so offsets of two clusters never mix.")
+    topics: list[str] = Field(min_length=1, description="Topics to read.")
+    tag_filter: str = Field("*", description="Tag expression, e.g. 'TagA || TagB'; '*' reads every message.")
+    start: Literal["earliest", "latest", "timestamp"] = Field(
+        "earliest", description="Where a queue without a committed offset starts.")
+    start_timestamp_ms: int | None = Field(None, ge=0, description="With start: timestamp, the time to start at.")
+    pull_batch_size: int = Field(32, ge=1, le=1024, description="Messages per pull request.")
+    max_poll_records: int = Field(2000, ge=1, le=100_000, description="Most records one poll returns.")
+    value_converter: ConverterConfig = Field(default_factory=BytesConverterConfig,
+                                             description="Message bodies are bytes; default bytes.")
+    key_converter: ConverterConfig = Field(default_factory=StringConverterConfig,
+                                           description="Message keys are text; default string.")
+
+    @model_validator(mode="after")
+    def _start_timestamp(self) -> "RocketMQSourceConfig":
+        if self.start == "timestamp" and self.start_timestamp_ms is None:
+            raise ValueError("start: timestamp needs start_timestamp_ms")
+        return self
+
+
+def queue_partition(cluster: str, mq: "MessageQueue") -> dict[str, Any]:
+    return {"cluster": cluster, "broker": mq.broker_name, "topic": mq.topic, "queue": mq.queue_id}
+
+
+def split_queues(queues: Sequence[Any], max_tasks: int) -> list[list[Any]]:
+    """Queues dealt round-robin over at most ``max_tasks`` tasks (RocketMQ Connect's default)."""
+    count = max(1, min(max_tasks, len(queues)))
+    return [list(queues[i::count]) for i in range(count)]
+
+
+def fingerprint(queues: Sequence["MessageQueue"]) -> str:
+    """Identifies the queue set a split was made for, to notice queues added to a topic."""
+    text = json.dumps(sorted([q.broker_name, q.topic, q.queue_id] for q in queues))
+    return f"{len(queues)}:{zlib.crc32(text.encode()):08x}"
+
+
+class RocketMQSourceTask(SourceTask[RocketMQSourceConfig]):
+    offset_order = ("queue_offset",)
+
+    def start(self) -> None:
+        from ..rocketmq import MessageQueue
+
+        self.client = client_for(self.config.namesrv_addr)
+        self.queues = [MessageQueue(b, t, q) for b, t, q in self.task_config["queues"]]
+        self._skipped: dict[str, tuple[int, int]] = {}
+
+    def partitions(self) -> Sequence[Partition]:
+        return [queue_partition(self.config.cluster, mq) for mq in self.queues]
+
+    def initial_offset(self, mq: "MessageQueue") -> int:
+        if self.config.start == "latest":
+            return self.client.max_offset(mq)
+        if self.config.start == "timestamp":
+            return self.client.offset_for_timestamp(mq, self.config.start_timestamp_ms or 0)
+        return self.client.min_offset(mq)
+
+    def poll(self, offsets: OffsetMap) -> list[ConnectRecord]:
+        budget = self.config.max_poll_records
+        records: list[ConnectRecord] = []
+        positions = {i: self._position(offsets, mq) for i, mq in enumerate(self.queues)}
+        active = list(positions)
+        # Round-robin over the queues, one pull each per round, so no queue starves another.
+        while budget > 0 and active:
+            progressing = []
+            for i in active:
+                if budget <= 0:
+                    break
+                mq, offset = self.queues[i], positions[i]
+                partition = queue_partition(self.config.cluster, mq)
+                batch, next_offset = self._pull(mq, partition, offset, min(budget, self.config.pull_batch_size))
+                positions[i] = next_offset
+                if batch:
+                    records.extend(batch)
+                    budget -= len(batch)
+                elif next_offset != offset and self._committed(offsets, mq) == offset:
+                    # Only filtered-out messages (or deleted ones) lay between the committed offset and
+                    # next_offset: nothing to deliver, so the next poll may start after them.
+                    self._skipped[partition_key_of(partition)] = (offset, next_offset)
+                if next_offset != offset:
+                    progressing.append(i)
+            active = progressing
+        return records
+
+    def _committed(self, offsets: OffsetMap, mq: "MessageQueue") -> int | None:
+        committed = offsets.get(queue_partition(self.config.cluster, mq))
+        return None if committed is None else committed["queue_offset"]
+
+    def _position(self, offsets: OffsetMap, mq: "MessageQueue") -> int:
+        committed = self._committed(offsets, mq)
+        if committed is None:
+            return self.initial_offset(mq)
+        skipped = self._skipped.get(partition_key_of(queue_partition(self.config.cluster, mq)))
+        return skipped[1] if skipped and skipped[0] == committed else committed
+
+    def _pull(self, mq: "MessageQueue", partition: dict[str, Any], offset: int,
+              max_messages: int) -> tuple[list[ConnectRecord], int]:
+        result = self.client.pull(mq, offset, max_messages=max_messages, tag_expression=self.config.tag_filter)
+        if result.status == "OFFSET_ILLEGAL":
+            corrected = result.min_offset if offset < result.min_offset else result.max_offset
+            logger.warning("offset out of range: messages before the queue's minimum were deleted",
+                           extra={"partition": partition, "offset": offset, "min_offset": result.min_offset,
+                                  "max_offset": result.max_offset, "resumed_at": corrected})
+            return [], corrected
+        if result.status != "FOUND":
+            return [], result.next_offset
+        return [self.record(partition, message) for message in result.messages], result.next_offset
+
+    def record(self, partition: dict[str, Any], m: "MessageExt") -> ConnectRecord:
+        headers = dict(m.properties)
+        headers.update({
+            H_TOPIC: m.topic, H_MSG_ID: m.msg_id, H_UNIQ_ID: m.unique_id, H_QUEUE: str(m.queue_id),
+            H_OFFSET: str(m.queue_offset), H_BROKER: partition["broker"], H_CLUSTER: self.config.cluster,
+            H_BORN_TS: str(m.born_timestamp), H_BORN_HOST: m.born_host, H_STORE_TS: str(m.store_timestamp),
+            H_STORE_HOST: m.store_host, H_RECONSUME: str(m.reconsume_times), H_FLAG: str(m.flag)})
+        if m.tags:
+            headers[H_TAGS] = m.tags
+        if m.keys:
+            headers[H_KEYS] = " ".join(m.keys)
+        return ConnectRecord(topic=m.topic, value=m.body, key=m.keys[0] if m.keys else None, partition=partition,
+                             offset={"queue_offset": m.queue_offset + 1}, timestamp=m.born_timestamp,
+                             headers=headers)
+
+    def lag(self, offsets: OffsetMap) -> int | None:
+        total = 0
+        for mq in self.queues:
+            committed = offsets.get(queue_partition(self.config.cluster, mq))
+            maximum = self.client.max_offset(mq)
+            total += max(0, maximum - (committed["queue_offset"] if committed else self.initial_offset(mq)))
+        return total
+
+    def needs_reconfiguration(self) -> str | None:
+        """The new queue set's fingerprint when it differs from the one the tasks were split for."""
+        expected = self.task_config.get("fingerprint")
+        if expected is None:
+            return None
+        for topic in self.config.topics:
+            self.client.invalidate_route(topic)  # once per tick: a fresh route, not the cached one
+        queues = [mq for topic in self.config.topics for mq in self.client.message_queues(topic)]
+        current = fingerprint(queues)
+        return current if current != expected else None
+
+
+class RocketMQSourceConnector(SourceConnector[RocketMQSourceConfig]):
+    config_model = RocketMQSourceConfig
+    task_class = RocketMQSourceTask
+    description = "Reads RocketMQ topics by explicit queue offset (remoting protocol, 4.x and 5.x brokers)."
+
+    def validate(self) -> None:
+        client = client_for(self.config.namesrv_addr)
+        errors = []
+        for topic in self.config.topics:
+            try:
+                if not client.message_queues(topic):
+                    errors.append(f"topic {topic!r} has no readable queues")
+            except Exception as exc:  # noqa: BLE001 - reported as a config error with the cause
+                errors.append(f"topic {topic!r}: {exc}")
+        if errors:
+            raise ConfigError.single("topics", "; ".join(errors))
+
+    def task_configs(self, max_tasks: int) -> list[dict[str, Any]]:
+        client = client_for(self.config.namesrv_addr)
+        for topic in self.config.topics:
+            client.invalidate_route(topic)
+        queues = [mq for topic in self.config.topics for mq in client.message_queues(topic)]
+        queue_set = fingerprint(queues)
+        return [{"queues": [[q.broker_name, q.topic, q.queue_id] for q in group], "fingerprint": queue_set}
+                for group in split_queues(queues, max_tasks)]
+
+
+# -- sink ----------------------------------------------------------------------------------------
+
+class RocketMQSinkConfig(SinkConnectorConfig):
+    namesrv_addr: str | None = Field(None, pattern=_NAMESRV,
+                                     description="Name server address(es) of the target cluster (remoting).")
+    proxy_endpoint: str | None = Field(None, description="A 5.x proxy's gRPC endpoint 'host:port', for targets "
+                                                         "reachable only through a proxy (the official client).")
+    topic: str | None = Field(None, description="Target topic; unset: each record's own topic.")
+    tags: str | None = Field(None, description="Tag for every message; unset: the record's rocketmq.tags header.")
+    order_by_key: bool = Field(True, description="Records with the same key go to the same queue.")
+    value_converter: ConverterConfig = Field(default_factory=BytesConverterConfig,
+                                             description="Message bodies are bytes; default bytes.")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> "RocketMQSinkConfig":
+        if (self.namesrv_addr is None) == (self.proxy_endpoint is None):
+            raise ValueError("set exactly one of namesrv_addr (remoting) and proxy_endpoint (gRPC proxy)")
+        return self
+
+    @field_validator("proxy_endpoint")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        if value is not None and ":" not in value:
+            raise ValueError("must be 'host:port'")
+        return value
+
+
+def message_of(record: ConnectRecord, topic: str, tags: str | None) -> Any:
+    """The RocketMQ message a record becomes: body, keys, tags and user properties restored."""
+    from ..rocketmq import Message
+
+    body = record.value
+    if body is None:
+        body = b""
+    elif isinstance(body, str):
+        body = body.encode()
+    elif not isinstance(body, (bytes, bytearray)):
+        body = json.dumps(body, separators=(",", ":"), default=str).encode()
+    headers = record.headers or {}
+    keys = headers.get(H_KEYS, "").split() or ([str(record.key)] if record.key is not None else [])
+    user = {k: v for k, v in headers.items() if not k.startswith(SYSTEM_PREFIX)}
+    born = headers.get(H_BORN_TS)
+    return Message(topic=topic, body=bytes(body), tags=tags or headers.get(H_TAGS), keys=keys, properties=user,
+                   born_timestamp=int(born) if born else record.timestamp)
+
+
+def queue_for(key: Any, queues: Sequence[Any], fallback: int) -> Any:
+    if key is None:
+        return queues[fallback % len(queues)]
+    return queues[zlib.crc32(str(key).encode()) % len(queues)]
+
+
+class RocketMQSinkTask(SinkTask[RocketMQSinkConfig]):
+    def start(self) -> None:
+        self.client = client_for(self.config.namesrv_addr) if self.config.namesrv_addr else None
+        self._producer = None
+        self._round_robin = 0
+
+    def stop(self) -> None:
+        if self._producer is not None:
+            self._producer.shutdown()
+            self._producer = None
+
+    def put(self, records: list[ConnectRecord]) -> None:
+        if self.client is None:
+            self._put_via_proxy(records)
+            return
+        by_queue: dict[Any, list[Any]] = defaultdict(list)
+        for record in records:
+            topic = self.config.topic or record.topic
+            if not topic:
+                raise ValueError("a record without a topic and no topic configured")
+            queues = self.client.writable_queues(topic)
+            self._round_robin += 1
+            key = record.key if self.config.order_by_key else None
+            by_queue[queue_for(key, queues, self._round_robin)].append(message_of(record, topic, self.config.tags))
+        for queue, messages in by_queue.items():
+            self.client.send_batch(messages, queue=queue) if len(messages) > 1 else self.client.send(messages[0], queue=queue)
+
+    def _put_via_proxy(self, records: list[ConnectRecord]) -> None:
+        from ..rocketmq.proxy import ProxyProducer
+
+        if self._producer is None:
+            topics = {self.config.topic or r.topic for r in records}
+            self._producer = ProxyProducer(self.config.proxy_endpoint, topics)
+        for record in records:
+            self._producer.send(message_of(record, self.config.topic or record.topic, self.config.tags))
+
+
+class RocketMQSinkConnector(SinkConnector[RocketMQSinkConfig]):
+    config_model = RocketMQSinkConfig
+    task_class = RocketMQSinkTask
+    description = "Writes records to RocketMQ topics (remoting batch send, or the 5.x proxy)."

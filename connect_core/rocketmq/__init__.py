@@ -1,0 +1,45 @@
+"""RocketMQ: the remoting client (explicit-offset pull, send, routes, admin), the 5.x gRPC producer
+adapter, and real 5.x brokers started from Maven Central jars for tests and demos (``broker``)."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# The remoting client's public names and their modules, loaded on first use (PEP 562): importing
+# connect_core.rocketmq.broker does not load the client, nor the client the broker harness.
+_EXPORTS = {
+    "RocketMQClient": "client", "PullResult": "client", "SendResult": "client",
+    "Message": "message", "MessageExt": "message", "MessageQueue": "message",
+    "TopicRoute": "route", "BrokerData": "route", "QueueData": "route", "ClusterInfo": "route",
+    "ConnectionPool": "connection", "shared_pool": "connection",
+    "RocketMQError": "errors", "TopicNotFoundError": "errors", "BrokerUnavailableError": "errors",
+    "BrokerBusyError": "errors", "SendFailedError": "errors", "ProtocolError": "errors",
+}
+
+if TYPE_CHECKING:
+    from .client import PullResult, RocketMQClient, SendResult
+    from .connection import ConnectionPool, shared_pool
+    from .errors import (BrokerBusyError, BrokerUnavailableError, ProtocolError, RocketMQError, SendFailedError,
+                         TopicNotFoundError)
+    from .message import Message, MessageExt, MessageQueue
+    from .route import BrokerData, ClusterInfo, QueueData, TopicRoute
+
+
+def close_connections() -> None:
+    """Close every pooled remoting connection of this process (they are otherwise kept for reuse)."""
+    from .connection import shared_pool
+
+    shared_pool().close()
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = sorted([*_EXPORTS, "close_connections"])

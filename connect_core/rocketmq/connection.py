@@ -1,0 +1,239 @@
+"""TCP connections to name servers and brokers, pooled by address.
+
+One request at a time per connection (no reader thread): a request writes its frame and reads frames
+until the answer with its opaque arrives. Concurrent callers get separate connections from the pool,
+so a long-polling pull never blocks another caller. Idle connections stay open across warm Lambda
+invocations and are dropped before the broker's own idle timeout (120 s) would close them; a reused
+connection found broken is replaced once, transparently.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import struct
+import threading
+import time
+from typing import Callable
+
+from .errors import BrokerUnavailableError, ProtocolError
+from .protocol import MAX_FRAME_BYTES, RemotingCommand, decode_frame
+
+log = logging.getLogger(__name__)
+
+_LENGTH = struct.Struct(">i")
+
+
+class _Broken(Exception):
+    """The connection failed (reset, closed, refused write): it cannot be used any more."""
+
+
+def split_addr(addr: str) -> tuple[str, int]:
+    host, sep, port = addr.strip().rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"not a host:port address: {addr!r}")
+    return host.strip("[]"), int(port)
+
+
+class Connection:
+    """One TCP connection. Not thread-safe on its own: the pool hands it to one caller at a time."""
+
+    def __init__(self, addr: str, sock: socket.socket) -> None:
+        self.addr = addr
+        self._sock: socket.socket | None = sock
+        self.last_used = time.monotonic()
+        self.requests = 0
+
+    @classmethod
+    def open(cls, addr: str, timeout_s: float) -> "Connection":
+        host, port = split_addr(addr)
+        try:
+            sock = socket.create_connection((host, port), timeout=timeout_s)
+        except socket.timeout:
+            raise BrokerUnavailableError(f"connecting to {addr} timed out after {timeout_s:g}s", addr=addr) from None
+        except OSError as e:
+            raise BrokerUnavailableError(f"cannot connect to {addr}: {e.strerror or e}", addr=addr) from None
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        return cls(addr, sock)
+
+    @property
+    def closed(self) -> bool:
+        return self._sock is None
+
+    @property
+    def local_port(self) -> int | None:
+        return None if self._sock is None else self._sock.getsockname()[1]
+
+    def close(self) -> None:
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+    def is_stale(self) -> bool:
+        """True when an idle connection is readable: the peer closed it, or sent something unasked."""
+        if self._sock is None:
+            return True
+        try:
+            self._sock.setblocking(False)
+            self._sock.recv(1, socket.MSG_PEEK)
+            return True
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+        finally:
+            if self._sock is not None:
+                self._sock.setblocking(True)
+
+    def request(self, cmd: RemotingCommand, timeout_s: float) -> RemotingCommand | None:
+        """Send ``cmd``; return its answer (None for a oneway request). Raises BrokerUnavailableError on
+        a timeout and _Broken when the connection fails; either way the connection is closed."""
+        if self._sock is None:
+            raise _Broken("connection is closed")
+        deadline = time.monotonic() + timeout_s
+        self.requests += 1
+        try:
+            self._sock.settimeout(timeout_s)
+            self._sock.sendall(cmd.encode())
+            if cmd.is_oneway:
+                return None
+            while True:
+                answer = self._read_frame(deadline)
+                if answer.is_response:
+                    # One request at a time, and a timed-out connection is closed: any answer is ours.
+                    # (A Local-mode 5.x proxy answers its errors with an opaque of its own.)
+                    if answer.opaque != cmd.opaque:
+                        log.debug("answer from %s has opaque %s, the request %s", self.addr, answer.opaque, cmd.opaque)
+                    self.last_used = time.monotonic()
+                    return answer
+                log.debug("ignoring request code=%s from %s", answer.code, self.addr)
+        except socket.timeout:
+            self.close()
+            raise BrokerUnavailableError(
+                f"no answer from {self.addr} within {timeout_s:g}s (request code {cmd.code})", addr=self.addr) from None
+        except ProtocolError:
+            self.close()
+            raise
+        except OSError as e:
+            self.close()
+            raise _Broken(f"{type(e).__name__}: {e}") from None
+
+    def _read_frame(self, deadline: float) -> RemotingCommand:
+        (length,) = _LENGTH.unpack(self._read_exactly(4, deadline))
+        if length <= 0 or length > MAX_FRAME_BYTES:
+            raise ProtocolError(f"frame length {length} from {self.addr} is out of range", addr=self.addr)
+        return decode_frame(self._read_exactly(length, deadline))
+
+    def _read_exactly(self, n: int, deadline: float) -> memoryview:
+        assert self._sock is not None
+        buf = bytearray(n)
+        view = memoryview(buf)
+        got = 0
+        while got < n:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise socket.timeout()
+            self._sock.settimeout(remaining)
+            k = self._sock.recv_into(view[got:], n - got)
+            if k == 0:
+                raise ConnectionResetError("connection closed by peer")
+            got += k
+        return view
+
+
+class ConnectionPool:
+    """Idle connections by address. ``max_idle_s`` stays below the broker's 120 s idle timeout."""
+
+    def __init__(self, *, max_idle_per_addr: int = 4, max_idle_s: float = 60.0,
+                 opener: Callable[[str, float], Connection] = Connection.open) -> None:
+        self._idle: dict[str, list[Connection]] = {}
+        self._lock = threading.Lock()
+        self._max_idle_per_addr = max_idle_per_addr
+        self._max_idle_s = max_idle_s
+        self._open = opener
+        self.opened = 0  # connections opened over the pool's life (for tests and metrics)
+
+    def request(self, addr: str, cmd: RemotingCommand, timeout_s: float) -> RemotingCommand | None:
+        conn, reused = self._acquire(addr, timeout_s)
+        try:
+            answer = conn.request(cmd, timeout_s)
+        except _Broken as e:
+            if not reused:
+                raise BrokerUnavailableError(f"connection to {addr} failed: {e}", addr=addr) from None
+            # A pooled connection the server had already dropped: one new connection, one more try.
+            log.info("connection to %s was broken (%s); reconnecting", addr, e)
+            conn = self._connect(addr, timeout_s)
+            try:
+                answer = conn.request(cmd, timeout_s)
+            except _Broken as e2:
+                raise BrokerUnavailableError(f"connection to {addr} failed: {e2}", addr=addr) from None
+            except BaseException:
+                conn.close()
+                raise
+        except BaseException:
+            conn.close()
+            raise
+        self._release(addr, conn)
+        return answer
+
+    def _acquire(self, addr: str, timeout_s: float) -> tuple[Connection, bool]:
+        now = time.monotonic()
+        while True:
+            with self._lock:
+                idle = self._idle.get(addr)
+                conn = idle.pop() if idle else None
+            if conn is None:
+                return self._connect(addr, timeout_s), False
+            if now - conn.last_used > self._max_idle_s or conn.is_stale():
+                conn.close()
+                continue
+            return conn, True
+
+    def _connect(self, addr: str, timeout_s: float) -> Connection:
+        conn = self._open(addr, timeout_s)
+        with self._lock:
+            self.opened += 1
+        return conn
+
+    def _release(self, addr: str, conn: Connection) -> None:
+        if conn.closed:
+            return
+        with self._lock:
+            idle = self._idle.setdefault(addr, [])
+            if len(idle) < self._max_idle_per_addr:
+                idle.append(conn)
+                return
+        conn.close()
+
+    def idle_connections(self, addr: str) -> list[Connection]:
+        with self._lock:
+            return list(self._idle.get(addr, ()))
+
+    def close(self, addr: str | None = None) -> None:
+        """Close the idle connections to ``addr`` (all addresses when None)."""
+        with self._lock:
+            if addr is None:
+                dropped = [c for conns in self._idle.values() for c in conns]
+                self._idle.clear()
+            else:
+                dropped = self._idle.pop(addr, [])
+        for conn in dropped:
+            conn.close()
+
+
+_shared_pool: ConnectionPool | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_pool() -> ConnectionPool:
+    """The process-wide pool: connections outlive a client object and so a Lambda invocation."""
+    global _shared_pool
+    if _shared_pool is None:
+        with _shared_lock:
+            if _shared_pool is None:
+                _shared_pool = ConnectionPool()
+    return _shared_pool

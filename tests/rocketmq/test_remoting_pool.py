@@ -1,0 +1,228 @@
+"""The connection pool against a scripted fake server: timeouts, broken connections, the one
+reconnect, idle expiry, concurrency and odd frames. No broker needed."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+import time
+from typing import Callable
+
+import pytest
+
+from connect_core.errors import RetriableError
+from connect_core.rocketmq.errors import BrokerUnavailableError, ProtocolError
+from connect_core.rocketmq.protocol import FLAG_RESPONSE, RemotingCommand, decode_frame
+from connect_core.rocketmq.connection import ConnectionPool
+
+DROP = "drop"  # a handler's answer: close the connection without replying
+SILENCE = "silence"  # a handler's answer: never reply
+
+
+class FakeServer:
+    """Answers each request with ``handler(connection number, request)``: a RemotingCommand, DROP or SILENCE."""
+
+    def __init__(self, handler: Callable[[int, RemotingCommand], object]) -> None:
+        self.handler = handler
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.addr = f"127.0.0.1:{self.server.getsockname()[1]}"
+        self.accepted = 0
+        self.requests: list[tuple[int, int]] = []  # (connection number, request code)
+        self.open: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            self.open.append(conn)
+            threading.Thread(target=self._serve, args=(conn, self.accepted), daemon=True).start()
+
+    def _serve(self, conn: socket.socket, number: int) -> None:
+        try:
+            while True:
+                head = conn.recv(4, socket.MSG_WAITALL)
+                if len(head) < 4:
+                    return
+                frame = conn.recv(struct.unpack(">i", head)[0], socket.MSG_WAITALL)
+                request = decode_frame(frame)
+                self.requests.append((number, request.code))
+                answer = self.handler(number, request)
+                if answer == DROP:
+                    return
+                if answer == SILENCE:
+                    continue
+                if isinstance(answer, bytes):
+                    conn.sendall(answer)
+                else:
+                    if answer.opaque == 0:
+                        answer.opaque = request.opaque
+                    conn.sendall(answer.encode())
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        self.server.close()
+        for conn in self.open:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+def ok(code: int = 0, **ext: str) -> RemotingCommand:
+    return RemotingCommand(code=code, ext_fields=ext, flag=FLAG_RESPONSE)
+
+
+@pytest.fixture
+def serve():
+    servers: list[FakeServer] = []
+
+    def start(handler) -> FakeServer:
+        servers.append(FakeServer(handler))
+        return servers[-1]
+
+    yield start
+    for s in servers:
+        s.close()
+
+
+def ask(pool: ConnectionPool, server: FakeServer, code: int = 30, timeout_s: float = 2.0) -> RemotingCommand:
+    return pool.request(server.addr, RemotingCommand.request(code, {"topic": "t"}), timeout_s)
+
+
+def test_answers_are_matched_and_the_connection_is_kept(serve):
+    server = serve(lambda n, req: ok(offset=str(req.code)))
+    pool = ConnectionPool()
+
+    answers = [ask(pool, server, code) for code in (30, 31, 29)]
+
+    assert [a.ext_fields["offset"] for a in answers] == ["30", "31", "29"]
+    assert server.accepted == 1 and pool.opened == 1
+
+
+def test_no_answer_within_the_timeout_is_broker_unavailable_and_the_connection_is_dropped(serve):
+    server = serve(lambda n, req: SILENCE if n == 1 else ok())
+    pool = ConnectionPool()
+
+    started = time.monotonic()
+    with pytest.raises(BrokerUnavailableError, match="no answer .* within 0.3s") as caught:
+        ask(pool, server, timeout_s=0.3)
+    assert 0.25 < time.monotonic() - started < 2 and isinstance(caught.value, RetriableError)
+
+    assert ask(pool, server).code == 0 and server.accepted == 2  # the silent connection was not reused
+
+
+def test_a_fresh_connection_that_breaks_is_not_retried(serve):
+    server = serve(lambda n, req: DROP)
+    pool = ConnectionPool()
+
+    with pytest.raises(BrokerUnavailableError, match="connection to .* failed"):
+        ask(pool, server)
+    assert server.accepted == 1
+
+
+def test_a_reused_connection_that_breaks_is_replaced_once(serve):
+    # connection 1 answers once and drops the next request; connection 2 answers
+    server = serve(lambda n, req: DROP if n == 1 and len(server.requests) == 2 else ok())
+    pool = ConnectionPool()
+    ask(pool, server)
+
+    assert ask(pool, server).code == 0
+    assert server.accepted == 2 and server.requests == [(1, 30), (1, 30), (2, 30)]
+
+
+def test_only_one_reconnect_is_attempted(serve):
+    server = serve(lambda n, req: ok() if len(server.requests) == 1 else DROP)
+    pool = ConnectionPool()
+    ask(pool, server)
+
+    with pytest.raises(BrokerUnavailableError):
+        ask(pool, server)
+    assert server.accepted == 2
+
+
+def test_idle_connections_are_replaced_before_the_broker_would_drop_them(serve):
+    server = serve(lambda n, req: ok())
+    pool = ConnectionPool(max_idle_s=0.1)
+    ask(pool, server)
+    time.sleep(0.2)
+
+    ask(pool, server)
+
+    assert server.accepted == 2 and [n for n, _ in server.requests] == [1, 2]
+
+
+def test_a_connection_the_server_closed_while_idle_is_not_used(serve):
+    server = serve(lambda n, req: ok())
+    pool = ConnectionPool()
+    ask(pool, server)
+    server.open[0].shutdown(socket.SHUT_RDWR)
+    time.sleep(0.1)
+
+    ask(pool, server)
+
+    assert [n for n, _ in server.requests] == [1, 2]
+
+
+def test_concurrent_callers_get_their_own_connections(serve):
+    gate = threading.Barrier(3, timeout=5)
+    server = serve(lambda n, req: (gate.wait(), ok())[1])
+    pool = ConnectionPool()
+    results: list[int] = []
+
+    threads = [threading.Thread(target=lambda: results.append(ask(pool, server, timeout_s=5).code)) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert results == [0, 0, 0] and server.accepted == 3 and len(pool.idle_connections(server.addr)) == 3
+
+
+def test_server_requests_are_skipped_and_an_answer_with_another_opaque_is_taken(serve):
+    push = RemotingCommand(code=40, opaque=999).encode()  # a request from the server, flag 0
+    server = serve(lambda n, req: push + RemotingCommand(code=0, opaque=req.opaque + 1000, flag=FLAG_RESPONSE).encode())
+    pool = ConnectionPool()
+
+    assert ask(pool, server).code == 0
+
+
+def test_an_absurd_frame_length_is_a_protocol_error(serve):
+    server = serve(lambda n, req: struct.pack(">i", 2**30))
+    pool = ConnectionPool()
+
+    with pytest.raises(ProtocolError, match="out of range"):
+        ask(pool, server)
+    assert pool.idle_connections(server.addr) == []
+
+
+def test_close_drops_idle_connections(serve):
+    server = serve(lambda n, req: ok())
+    pool = ConnectionPool()
+    ask(pool, server)
+
+    pool.close()
+
+    assert pool.idle_connections(server.addr) == []
+    ask(pool, server)
+    assert server.accepted == 2
+
+
+def test_the_client_is_standard_library_only_and_connects_on_first_use():
+    import subprocess
+    import sys
+
+    code = ("import sys; before = set(sys.modules); "
+            "from connect_core.rocketmq import RocketMQClient, connection; "
+            "RocketMQClient('127.0.0.1:9876;127.0.0.1:9877'); "
+            "extra = {m.split('.')[0] for m in set(sys.modules) - before} - set(sys.stdlib_module_names); "
+            "print(sorted(extra), connection._shared_pool)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["['connect_core']", "None"]
