@@ -10,7 +10,7 @@ SAM_VENV  := .venv-sam
 SAM_STAMP := $(SAM_VENV)/.installed
 SAM_CLI_VERSION := 1.170.0
 
-.PHONY: demo test unit integration bench lint emulator clean venv sam build-ConnectCoreLayer
+.PHONY: demo demo-replication test unit integration bench lint emulator clean venv sam build-ConnectCoreLayer
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -69,3 +69,7 @@ rocketmq-up: $(STAMP)
 # Stops exactly the PIDs recorded by rocketmq-up (if they are still those JVMs). Standard library only.
 rocketmq-down:
 	$(if $(wildcard $(PY)),$(PY),$(PYTHON)) -m connect_core.rocketmq.broker down
+
+# The RocketMQ demo: clusters A and B, template.yaml's Replicator and rocketmq-source/-sink between them.
+demo-replication: $(STAMP)
+	$(PY) -m connect_core.local.demo_replication $(ARGS)
