@@ -8,6 +8,7 @@ start over after a failover."""
 from __future__ import annotations
 
 import random
+import time
 import uuid
 from collections import Counter
 
@@ -114,6 +115,47 @@ def test_messages_are_replicated_with_full_fidelity(clusters, topic):
     # the same source queue went to the same target queue, in order
     for m in replicated:
         assert m.queue_id == int(m.properties["CONNECT_SOURCE_QUEUE"]) % 4
+
+
+def test_replicated_messages_read_back_with_the_official_client_are_intact(clusters, topic, tmp_path, monkeypatch):
+    a, b = clusters
+    sent = {m.properties["order"]: m for m in produce(a, topic, 20)}
+    stores = Stores.in_memory()
+    config = replicator_config(a, b, topic)
+    deploy(stores, config)
+    tick(stores, config["name"])
+    monkeypatch.setenv("HOME", str(tmp_path))  # the official client writes its logs under $HOME
+    import rocketmq as official
+
+    group = unique("readers")
+    b.create_consumer_group(group)
+    settings = official.ClientConfiguration(b.proxy_grpc, official.Credentials(), request_timeout=10)
+    consumer = official.SimpleConsumer(settings, group, {topic: official.FilterExpression("*")}, await_duration=3,
+                                       tls_enable=False)
+    consumer.startup()
+    received, deadline = [], time.monotonic() + 60
+    try:
+        while len(received) < 20 and time.monotonic() < deadline:
+            try:
+                batch = consumer.receive(16, 15)
+            except Exception:  # noqa: BLE001 - the first receive may come before the proxy knows the group
+                time.sleep(0.5)
+                continue
+            for message in batch:
+                consumer.ack(message)
+                received.append(message)
+    finally:
+        consumer.shutdown()
+
+    assert len(received) == 20
+    for message in received:
+        original = sent[message.properties["order"]]
+        assert message.body == original.body
+        assert message.tag == original.tags and set(message.keys) == set(original.keys)
+        assert message.properties["région"] == "eu-west-1" and message.properties[P_PATH] == "A"
+        # the official client reports born time in whole seconds
+        assert int(message.born_timestamp) // 1000 == original.born_timestamp // 1000 or \
+            int(message.born_timestamp) == original.born_timestamp // 1000
 
 
 def test_tag_filter_and_topic_renaming(clusters):
