@@ -5,7 +5,6 @@ the CLI's bookkeeping, clear errors, and nothing left running after stop()."""
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys

@@ -48,11 +48,25 @@ def task_of(connector, index=0, task_configs=None):
     return task
 
 
+def indexed(client, topic) -> int:
+    return sum(client.max_offset(mq) - client.min_offset(mq) for mq in client.message_queues(topic))
+
+
+def settle(client, topic, total, timeout=20.0):
+    """A send returns before the broker indexed the message into its queue: wait for it."""
+    deadline = time.monotonic() + timeout
+    while indexed(client, topic) < total:
+        assert time.monotonic() < deadline, f"{topic} never reached {total} messages"
+        time.sleep(0.05)
+
+
 def send(cluster, topic, count, **fields):
     client = client_for(cluster.namesrv_addr)
+    before = indexed(client, topic)
     for i in range(count):
         client.send(Message(topic=topic, body=f"body-{i}".encode(), tags=fields.get("tags", f"t{i % 2}"),
                             keys=[f"k{i}"], properties={"n": str(i)}))
+    settle(client, topic, before + count)
 
 
 def drain(task) -> list[ConnectRecord]:
@@ -160,6 +174,7 @@ def test_the_sink_restores_attributes_orders_by_key_and_batches(b):
     task.put(records)
 
     client = client_for(b.namesrv_addr)
+    settle(client, topic, 12)
     by_queue = {}
     for mq in client.message_queues(topic):
         result = client.pull(mq, 0, max_messages=32)
@@ -187,6 +202,7 @@ def test_the_sink_writes_through_a_5x_proxy_with_the_official_client(b):
         task.stop()
 
     client = client_for(b.namesrv_addr)
+    settle(client, topic, 1)
     [mq] = client.message_queues(topic)
     [message] = client.pull(mq, 0).messages
     assert (message.body, message.tags, message.keys, message.properties["region"]) == (b"via-proxy", "p", ["k1"], "eu")

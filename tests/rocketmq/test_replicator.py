@@ -46,8 +46,19 @@ def tick(stores: Stores, name: str, task: int = 0, **kwargs):
     return SourceRunner(stores, owner=unique("tick"), **kwargs).tick(name, task, FOREVER)
 
 
+def settle(cluster, topic: str, total: int, timeout: float = 20.0) -> None:
+    """Wait until the topic's queues hold ``total`` messages: a send returns before the broker has
+    indexed the message into its queue (a few milliseconds)."""
+    client = client_for(cluster.namesrv_addr)
+    deadline = time.monotonic() + timeout
+    while sum(client.max_offset(mq) - client.min_offset(mq) for mq in client.message_queues(topic)) < total:
+        assert time.monotonic() < deadline, f"{topic} never reached {total} messages"
+        time.sleep(0.05)
+
+
 def produce(cluster, topic: str, count: int, *, prefix: str = "m") -> list[Message]:
     client = client_for(cluster.namesrv_addr)
+    before = sum(client.max_offset(mq) - client.min_offset(mq) for mq in client.message_queues(topic))
     sent = []
     for i in range(count):
         body = bytes([i % 256, 0, 255]) + f"{prefix}-{i}".encode() + bytes(range(i % 7))
@@ -56,11 +67,15 @@ def produce(cluster, topic: str, count: int, *, prefix: str = "m") -> list[Messa
                           born_timestamp=1_700_000_000_000 + i)
         client.send(message)
         sent.append(message)
+    settle(cluster, topic, before + count)
     return sent
 
 
-def read_all(cluster, topic: str) -> list:
-    """Every message of every queue of the topic, pulled by explicit offset."""
+def read_all(cluster, topic: str, expect: int | None = None) -> list:
+    """Every message of every queue of the topic, pulled by explicit offset (after waiting for
+    ``expect`` messages to be indexed, where the test knows how many were sent)."""
+    if expect is not None:
+        settle(cluster, topic, expect)
     client = client_for(cluster.namesrv_addr)
     out = []
     for mq in client.message_queues(topic):
@@ -97,7 +112,7 @@ def test_messages_are_replicated_with_full_fidelity(clusters, topic):
     result = tick(stores, config["name"])
 
     assert (result.outcome, result.published) == ("ran", 40), result.error
-    replicated = read_all(b, topic)
+    replicated = read_all(b, topic, expect=40)
     assert len(replicated) == 40
     by_order = {m.properties["order"]: m for m in replicated}
     for i, original in enumerate(sent):
@@ -170,7 +185,7 @@ def test_tag_filter_and_topic_renaming(clusters):
 
     tick(stores, config["name"])
 
-    replicated = read_all(b, f"A-{source_topic}")
+    replicated = read_all(b, f"A-{source_topic}", expect=8)
     assert sorted(m.tags for m in replicated) == sorted(["tag0"] * 4 + ["tag2"] * 4)
 
 
@@ -236,7 +251,7 @@ def test_two_way_replication_never_echoes(clusters, topic):
         tick(stores, b_to_a["name"])
 
     for cluster in (a, b):
-        bodies = Counter(m.body for m in read_all(cluster, topic))
+        bodies = Counter(m.body for m in read_all(cluster, topic, expect=20))
         assert len(bodies) == 20 and set(bodies.values()) == {1}, "every message once in each cluster"
 
 
@@ -317,7 +332,7 @@ def test_heartbeats_reach_the_target(clusters, topic):
     tick(stores, config["name"])
     tick(stores, config["name"])
 
-    beats = read_all(b, heartbeats)
+    beats = read_all(b, heartbeats, expect=2)
     assert len(beats) == 2 and all(m.tags == "heartbeat" for m in beats)
 
 
