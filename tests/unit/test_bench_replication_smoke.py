@@ -60,7 +60,7 @@ def result_of(bench) -> dict:
                 "cpu_us_per_message": cpu, "share_in_requests": 0.5, "us_per_message_outside_requests": cpu,
                 "requests": {"PULL_MESSAGE": 32, "SEND_BATCH_MESSAGE": 32},
                 "ms_per_request": {"PULL_MESSAGE": 1.0, "SEND_BATCH_MESSAGE": 1.5}, "ticks": 1,
-                "target_topic": "t", "rounds_mb_per_s": [mb], "median_mb_per_s": mb}
+                "target_topic": "t", "rounds_mb_per_s": [mb], "best_mb_per_s": mb}
 
     def lag() -> dict:
         return {"messages": 10, "rate_per_s": 100.0, "seconds": 0.1, "steps": 3, "ms_per_step": 1.0,
@@ -74,11 +74,11 @@ def result_of(bench) -> dict:
                 "functions": [{"name": "rocketmq/message.py:1 decode_message", "share": 1.0, "us_per_message": cpu}]}
 
     return {"messages": 1024, "body_bytes": 1024, "queues": 4, "pull_batch": 32, "max_poll_records": 2000,
-            "produce_batch": 32, "born_timestamp_runs": 32, "rounds": 1, "statistic": "best of rounds",
+            "produce_batch": 32, "born_timestamp_runs": 32, "rounds": 1, "statistic": "the median round",
             "machine": {**bench.machine_facts(), **bench.broker_facts("5.5.0", bench.JIT_NAMES["4"]),
                         "load_average_1m": {"before": 1.0, "after": 1.0}},
             "results": {"plain_loop": measured(2.0, 40.0), "replicator": measured(1.5, 80.0)},
-            "ratio_replicator_to_plain_loop": 0.75, "ratio_of_medians": 0.75, "cpu_per_message_ratio": 2.0,
+            "ratio_replicator_to_plain_loop": 0.75, "ratio_of_best_rounds": 0.75, "cpu_per_message_ratio": 2.0,
             "reference_points": {"pull_only_mb_per_s": 4.0, "send_only_mb_per_s": 4.0,
                                  "sequential_bound_mb_per_s": 2.0, "plain_loop_thread_per_queue_mb_per_s": 3.0},
             "lag": {"plain_loop": lag(), "replicator": lag()},
