@@ -59,6 +59,8 @@ P_SOURCE_QUEUE = "CONNECT_SOURCE_QUEUE"
 P_SOURCE_OFFSET = "CONNECT_SOURCE_OFFSET"
 P_SOURCE_MSG_ID = "CONNECT_SOURCE_MSG_ID"
 SYNC_HISTORY = 256  # runs of offset syncs kept per source queue
+#: Record headers that are not user properties of the replicated message.
+_NOT_USER_PROPERTIES = ("rocketmq.", "connect.replication.")
 
 
 class Cluster(BaseModel):
@@ -174,53 +176,66 @@ class ReplicatorPublisher(Publisher):
 
         if self.bucket is not None and messages:
             self.bucket.acquire(len(messages))
+        routes: dict[str, tuple[str, list[Any]]] = {}
         by_queue: dict[Any, list[tuple[WireMessage, Any]]] = defaultdict(list)
         for m in messages:
             if m.headers.get("connect.replication.loop") == "1":
                 self.skipped_loops += 1
                 continue
-            headers = {k: v for k, v in m.headers.items()
-                       if not k.startswith("rocketmq.") and not k.startswith("connect.replication.")}
-            topic = self.config.target_topic(m.topic)
-            queues = self.target.writable_queues(topic)
-            queue = queues[int(m.partition["queue"]) % len(queues)]
+            route = routes.get(m.topic)
+            if route is None:
+                topic = self.config.target_topic(m.topic)
+                route = routes[m.topic] = (topic, self.target.writable_queues(topic))
+            topic, queues = route
+            headers = {k: v for k, v in m.headers.items() if not k.startswith(_NOT_USER_PROPERTIES)}
             born = m.headers.get(H_BORN_TS)
             message = Message(topic=topic, body=m.value or b"", tags=m.headers.get(H_TAGS),
                               keys=m.headers.get(H_KEYS, "").split(), properties=headers,
                               born_timestamp=int(born) if born else m.timestamp)
-            by_queue[queue].append((m, message))
-        runs: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
-        latency: list[float] = []
-        now_ms = self.clock() * 1000
+            by_queue[queues[int(m.partition["queue"]) % len(queues)]].append((m, message))
+        runs: dict[int, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
+        oldest_stored: float | None = None
         for queue, items in by_queue.items():
-            batch = [message for _, message in items]
-            try:
-                result = (self.target.send_batch(batch, queue=queue) if len(batch) > 1
-                          else self.target.send(batch[0], queue=queue))
-            except Exception as exc:
-                raise PublishError(f"the target cluster {self.config.target_cluster.name!r} refused a batch "
-                                   f"for {queue.topic}/{queue.queue_id}: {exc}") from exc
-            # The batch landed at consecutive target offsets: record runs of consecutive source offsets.
-            for i, (source, _) in enumerate(items):
-                source_offset = int(source.offset["queue_offset"]) - 1
-                partition_runs = runs.setdefault(json.dumps(source.partition, sort_keys=True),
-                                                 (dict(source.partition), []))[1]
-                last = partition_runs[-1] if partition_runs else None
-                if last and last["source_offset"] + last["count"] == source_offset \
-                        and last["target_offset"] + last["count"] == result.queue_offset + i:
-                    last["count"] += 1
-                else:
-                    partition_runs.append({"source_offset": source_offset, "target_offset": result.queue_offset + i,
-                                           "count": 1, "target": [queue.broker_name, queue.topic, queue.queue_id]})
-            stored = [float(m.headers["rocketmq.store_timestamp"]) for m, _ in items
-                      if "rocketmq.store_timestamp" in m.headers]
-            latency.extend(now_ms - ts for ts in stored)
-            self.sent += len(batch)
+            # One request per run of equal born timestamps (a batch request carries one), so the
+            # offset each run landed at is known even when others write to the same queue.
+            start = 0
+            while start < len(items):
+                end = start + 1
+                born = items[start][1].born_timestamp
+                while end < len(items) and items[end][1].born_timestamp == born:
+                    end += 1
+                self._send_run(queue, items[start:end], runs)
+                start = end
+            stored = items[0][0].headers.get("rocketmq.store_timestamp")
+            if stored is not None:
+                oldest_stored = float(stored) if oldest_stored is None else min(oldest_stored, float(stored))
         if runs:
             self._record_syncs(list(runs.values()))
-        if latency:
-            self.telemetry.count("ReplicationLatencyMs", max(latency), unit="Milliseconds")
+        if oldest_stored is not None:
+            self.telemetry.count("ReplicationLatencyMs", self.clock() * 1000 - oldest_stored, unit="Milliseconds")
         self.telemetry.count("RecordsReplicated", sum(len(v) for v in by_queue.values()))
+
+    def _send_run(self, queue: Any, items: list[tuple[WireMessage, Any]],
+                  runs: dict[int, tuple[dict[str, Any], list[dict[str, Any]]]]) -> None:
+        batch = [message for _, message in items]
+        try:
+            result = self.target.send_batch(batch, queue=queue) if len(batch) > 1 else self.target.send(batch[0], queue=queue)
+        except Exception as exc:
+            raise PublishError(f"the target cluster {self.config.target_cluster.name!r} refused a batch "
+                               f"for {queue.topic}/{queue.queue_id}: {exc}") from exc
+        self.sent += len(batch)
+        # The run landed at consecutive target offsets: extend the source queue's runs of offset syncs.
+        for i, (source, _) in enumerate(items):
+            source_offset = int(source.offset["queue_offset"]) - 1
+            target_offset = result.queue_offset + i
+            partition_runs = runs.setdefault(id(source.partition), (dict(source.partition), []))[1]
+            last = partition_runs[-1] if partition_runs else None
+            if last and last["source_offset"] + last["count"] == source_offset \
+                    and last["target_offset"] + last["count"] == target_offset:
+                last["count"] += 1
+            else:
+                partition_runs.append({"source_offset": source_offset, "target_offset": target_offset,
+                                       "count": 1, "target": [queue.broker_name, queue.topic, queue.queue_id]})
 
     def _record_syncs(self, runs: list[tuple[dict[str, Any], list[dict[str, Any]]]]) -> None:
         """Append to each source queue's history of runs (source offsets s..s+n-1 were written at
