@@ -5,8 +5,9 @@ runtime, the emulator) live in subpackages and are imported only when used.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ._lazy import lazy_exports
 
 # Public names and the module each lives in. They load on first use (PEP 562), so that importing a
 # submodule (a Lambda handler importing connect_core.runtime) does not build every config model.
@@ -29,17 +30,7 @@ if TYPE_CHECKING:
     from .registry import load_connector_class, plugin_names, register
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'connect_core' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + list(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
 
 
 __version__ = "0.1.0"

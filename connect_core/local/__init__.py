@@ -11,8 +11,9 @@ Every name is imported on first use, so importing this package never loads moto 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .clock import SystemClock, VirtualClock
@@ -51,10 +52,4 @@ __all__ = ["DeploymentError", "EmbeddedAWS", "Firing", "LambdaContext", "LambdaI
            "TemplateError", "VirtualClock", "load_template"]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)

@@ -3,8 +3,9 @@ adapter, and real 5.x brokers started from Maven Central jars for tests and demo
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
 
 # The remoting client's public names and their modules, loaded on first use (PEP 562): importing
 # connect_core.rocketmq.broker does not load the client, nor the client the broker harness.
@@ -33,13 +34,7 @@ def close_connections() -> None:
     shared_pool().close()
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
 
 
 __all__ = sorted([*_EXPORTS, "close_connections"])
