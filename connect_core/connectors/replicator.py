@@ -36,13 +36,11 @@ from ..runtime.targets import Publisher, PublishError
 from ..runtime.telemetry import Telemetry
 from .rocketmq import (
     _NAMESRV,
-    H_BORN_TS,
-    H_KEYS,
-    H_TAGS,
     RocketMQSourceConfig,
     RocketMQSourceConnector,
     RocketMQSourceTask,
     client_for,
+    message_of,
     queue_partition,
 )
 
@@ -59,8 +57,6 @@ P_SOURCE_QUEUE = "CONNECT_SOURCE_QUEUE"
 P_SOURCE_OFFSET = "CONNECT_SOURCE_OFFSET"
 P_SOURCE_MSG_ID = "CONNECT_SOURCE_MSG_ID"
 SYNC_HISTORY = 256  # runs of offset syncs kept per source queue
-#: Record headers that are not user properties of the replicated message.
-_NOT_USER_PROPERTIES = ("rocketmq.", "connect.replication.")
 
 
 class Cluster(BaseModel):
@@ -172,8 +168,6 @@ class ReplicatorPublisher(Publisher):
         self.skipped_loops = 0
 
     def publish(self, messages: list[WireMessage]) -> None:
-        from ..rocketmq import Message
-
         if self.bucket is not None and messages:
             self.bucket.acquire(len(messages))
         routes: dict[str, tuple[str, list[Any]]] = {}
@@ -187,11 +181,7 @@ class ReplicatorPublisher(Publisher):
                 topic = self.config.target_topic(m.topic)
                 route = routes[m.topic] = (topic, self.target.writable_queues(topic))
             topic, queues = route
-            headers = {k: v for k, v in m.headers.items() if not k.startswith(_NOT_USER_PROPERTIES)}
-            born = m.headers.get(H_BORN_TS)
-            message = Message(topic=topic, body=m.value or b"", tags=m.headers.get(H_TAGS),
-                              keys=m.headers.get(H_KEYS, "").split(), properties=headers,
-                              born_timestamp=int(born) if born else m.timestamp)
+            message = message_of(topic, m.value, m.key, m.headers, m.timestamp)
             by_queue[queues[int(m.partition["queue"]) % len(queues)]].append((m, message))
         runs: dict[int, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
         oldest_stored: float | None = None

@@ -18,14 +18,14 @@ import logging
 import threading
 import zlib
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence
 
 from pydantic import Field, field_validator, model_validator
 
 from ..api import ConnectRecord, OffsetMap, Partition, SinkConnector, SinkTask, SourceConnector, SourceTask
 from ..api.record import partition_key as partition_key_of
 from ..config import SinkConnectorConfig, SourceConnectorConfig
-from ..config.base import BytesConverterConfig, ConverterConfig, StringConverterConfig
+from ..config.base import BytesConverterConfig, ConverterConfig
 from ..errors import ConfigError
 
 if TYPE_CHECKING:
@@ -41,6 +41,8 @@ H_BORN_TS, H_BORN_HOST = "rocketmq.born_timestamp", "rocketmq.born_host"
 H_STORE_TS, H_STORE_HOST = "rocketmq.store_timestamp", "rocketmq.store_host"
 H_RECONSUME, H_FLAG = "rocketmq.reconsume_times", "rocketmq.flag"
 SYSTEM_PREFIX = "rocketmq."
+#: Headers that are bookkeeping, not user properties of a message written back to RocketMQ.
+NOT_USER_PROPERTIES = (SYSTEM_PREFIX, "connect.replication.")
 
 _NAMESRV = r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}(;[A-Za-z0-9.\-\[\]:]+:\d{1,5})*$"
 
@@ -77,8 +79,6 @@ class RocketMQSourceConfig(SourceConnectorConfig):
     max_poll_records: int = Field(2000, ge=1, le=100_000, description="Most records one poll returns.")
     value_converter: ConverterConfig = Field(default_factory=BytesConverterConfig,
                                              description="Message bodies are bytes; default bytes.")
-    key_converter: ConverterConfig = Field(default_factory=StringConverterConfig,
-                                           description="Message keys are text; default string.")
 
     @model_validator(mode="after")
     def _start_timestamp(self) -> "RocketMQSourceConfig":
@@ -95,6 +95,14 @@ def split_queues(queues: Sequence[Any], max_tasks: int) -> list[list[Any]]:
     """Queues dealt round-robin over at most ``max_tasks`` tasks (RocketMQ Connect's default)."""
     count = max(1, min(max_tasks, len(queues)))
     return [list(queues[i::count]) for i in range(count)]
+
+
+def current_queues(client: "RocketMQClient", topics: Sequence[str]) -> list["MessageQueue"]:
+    """The topics' readable queues from a fresh route (not the cached one): splits and the
+    partition-change check must see queues added moments ago."""
+    for topic in topics:
+        client.invalidate_route(topic)
+    return [mq for topic in topics for mq in client.message_queues(topic)]
 
 
 def fingerprint(queues: Sequence["MessageQueue"]) -> str:
@@ -202,10 +210,7 @@ class RocketMQSourceTask(SourceTask[RocketMQSourceConfig]):
         expected = self.task_config.get("fingerprint")
         if expected is None:
             return None
-        for topic in self.config.topics:
-            self.client.invalidate_route(topic)  # once per tick: a fresh route, not the cached one
-        queues = [mq for topic in self.config.topics for mq in self.client.message_queues(topic)]
-        current = fingerprint(queues)
+        current = fingerprint(current_queues(self.client, self.config.topics))
         return current if current != expected else None
 
 
@@ -227,10 +232,7 @@ class RocketMQSourceConnector(SourceConnector[RocketMQSourceConfig]):
             raise ConfigError.single("topics", "; ".join(errors))
 
     def task_configs(self, max_tasks: int) -> list[dict[str, Any]]:
-        client = client_for(self.config.namesrv_addr)
-        for topic in self.config.topics:
-            client.invalidate_route(topic)
-        queues = [mq for topic in self.config.topics for mq in client.message_queues(topic)]
+        queues = current_queues(client_for(self.config.namesrv_addr), self.config.topics)
         queue_set = fingerprint(queues)
         return [{"queues": [[q.broker_name, q.topic, q.queue_id] for q in group], "fingerprint": queue_set}
                 for group in split_queues(queues, max_tasks)]
@@ -263,23 +265,25 @@ class RocketMQSinkConfig(SinkConnectorConfig):
         return value
 
 
-def message_of(record: ConnectRecord, topic: str, tags: str | None) -> Any:
-    """The RocketMQ message a record becomes: body, keys, tags and user properties restored."""
+def message_of(topic: str, value: Any, key: Any, headers: Mapping[str, str], timestamp: int | None,
+               tags: str | None = None) -> Any:
+    """The RocketMQ message a record becomes: body, keys, tags, user properties and born timestamp
+    restored from what ``rocketmq-source`` put in the record (``rocketmq.*`` headers)."""
     from ..rocketmq import Message
 
-    body = record.value
-    if body is None:
-        body = b""
-    elif isinstance(body, str):
-        body = body.encode()
-    elif not isinstance(body, (bytes, bytearray)):
-        body = json.dumps(body, separators=(",", ":"), default=str).encode()
-    headers = record.headers or {}
-    keys = headers.get(H_KEYS, "").split() or ([str(record.key)] if record.key is not None else [])
-    user = {k: v for k, v in headers.items() if not k.startswith(SYSTEM_PREFIX)}
+    if value is None:
+        value = b""
+    elif isinstance(value, str):
+        value = value.encode()
+    elif not isinstance(value, (bytes, bytearray)):
+        value = json.dumps(value, separators=(",", ":"), default=str).encode()
+    if isinstance(key, (bytes, bytearray)):
+        key = bytes(key).decode("utf-8", "replace")
+    keys = headers.get(H_KEYS, "").split() or ([str(key)] if key is not None else [])
+    user = {k: v for k, v in headers.items() if not k.startswith(NOT_USER_PROPERTIES)}
     born = headers.get(H_BORN_TS)
-    return Message(topic=topic, body=bytes(body), tags=tags or headers.get(H_TAGS), keys=keys, properties=user,
-                   born_timestamp=int(born) if born else record.timestamp)
+    return Message(topic=topic, body=bytes(value), tags=tags or headers.get(H_TAGS), keys=keys, properties=user,
+                   born_timestamp=int(born) if born else timestamp)
 
 
 def queue_for(key: Any, queues: Sequence[Any], fallback: int) -> Any:
@@ -311,7 +315,8 @@ class RocketMQSinkTask(SinkTask[RocketMQSinkConfig]):
             queues = self.client.writable_queues(topic)
             self._round_robin += 1
             key = record.key if self.config.order_by_key else None
-            by_queue[queue_for(key, queues, self._round_robin)].append(message_of(record, topic, self.config.tags))
+            by_queue[queue_for(key, queues, self._round_robin)].append(
+                message_of(topic, record.value, record.key, record.headers, record.timestamp, self.config.tags))
         for queue, messages in by_queue.items():
             self.client.send_batch(messages, queue=queue) if len(messages) > 1 else self.client.send(messages[0], queue=queue)
 
@@ -322,7 +327,8 @@ class RocketMQSinkTask(SinkTask[RocketMQSinkConfig]):
             topics = {self.config.topic or r.topic for r in records}
             self._producer = ProxyProducer(self.config.proxy_endpoint, topics)
         for record in records:
-            self._producer.send(message_of(record, self.config.topic or record.topic, self.config.tags))
+            self._producer.send(message_of(self.config.topic or record.topic, record.value, record.key, record.headers,
+                                           record.timestamp, self.config.tags))
 
 
 class RocketMQSinkConnector(SinkConnector[RocketMQSinkConfig]):

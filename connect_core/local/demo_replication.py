@@ -64,8 +64,7 @@ def run(count: int, workdir: Path, *, out: TextIO = sys.stdout, clusters: Any = 
             source.send(message)
             sent.append(message)
         deadline = time.monotonic() + 30  # a send returns before the broker indexed the message
-        while sum(source.max_offset(mq) for mq in source.message_queues(topic)) < count \
-                and time.monotonic() < deadline:
+        while source.message_count(topic) < count and time.monotonic() < deadline:
             time.sleep(0.05)
         print(f"produced {count} messages into A/{topic}; deploying template.yaml with the RocketMQ demo", file=out)
         params = {"Environment": "local", "DeployDemo": "false", "ReplicationSourceNamesrv": a.namesrv_addr,

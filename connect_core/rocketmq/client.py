@@ -296,6 +296,11 @@ class RocketMQClient:
         """The offset the next message will get (one past the last stored message)."""
         return self._offset(mq, RequestCode.GET_MAX_OFFSET, "max offset")
 
+    def message_count(self, topic: str) -> int:
+        """Messages the topic's readable queues hold now (max minus min offset, summed). A send
+        returns before the broker indexes the message, so this can trail a send by milliseconds."""
+        return sum(self.max_offset(mq) - self.min_offset(mq) for mq in self.message_queues(topic))
+
     def offset_for_timestamp(self, mq: MessageQueue, timestamp_ms: int) -> int:
         """The offset of the first message stored at or after ``timestamp_ms``; the max offset when
         there is none."""

@@ -112,12 +112,15 @@ class SourceBatch:
 class SinkResult:
     """Outcome of one inbound batch: ids the queue must redeliver, dead letters, counts."""
 
-    failed_ids: list[str]
     dead_letters: list[DeadLetter]
     written: int
     dropped: int
     #: For each failed id, its error context (what its dead letter would say).
     failures: dict[str, DeadLetter] = field(default_factory=dict)
+
+    @property
+    def failed_ids(self) -> list[str]:
+        return list(self.failures)
 
     @property
     def errors(self) -> dict[str, str]:
@@ -236,7 +239,7 @@ class SinkPipeline(_Stages):
                 continue
             batch.append((message, record))
         written = self._put(batch, failed, dead) if batch else 0
-        return SinkResult(list(failed), dead, written, dropped, failed)
+        return SinkResult(dead, written, dropped, failed)
 
     # -- stages -----------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ import json
 import logging
 import threading
 import time
+import traceback
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
@@ -30,7 +31,7 @@ from ..api.record import partition_key
 from ..storage import State, Stores, TargetState
 from . import telemetry as m
 from .pipeline import Message, SinkPipeline
-from .targets import DeadLetterSender, LoggedDeadLetters, SqsDeadLetters
+from .targets import LoggedDeadLetters, dead_letters_for, queue_url
 from .tasks import TaskCache
 from .telemetry import Telemetry
 from .wire import from_lambda_record
@@ -58,10 +59,9 @@ class QueuePolicies:
             cached = self._cache.get(queue_arn)
         if cached is not None:
             return cached
-        _, _, _, region, account, name = queue_arn.split(":", 5)
-        sqs = aws.client("sqs", region)
-        url = sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
-        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"]).get("Attributes", {})
+        region = queue_arn.split(":")[3]
+        attributes = aws.client("sqs", region).get_queue_attributes(
+            QueueUrl=queue_url(queue_arn), AttributeNames=["RedrivePolicy"]).get("Attributes", {})
         policy = QueuePolicy()
         if "RedrivePolicy" in attributes:
             redrive = json.loads(attributes["RedrivePolicy"])
@@ -131,12 +131,13 @@ class SinkRunner:
             assert isinstance(task, SinkTask)
         except Exception:  # noqa: BLE001 - a broken config fails the batch, visibly
             logger.exception("sink task could not start", extra={"connector": name})
-            self.stores.status.put_task_status(name, 0, State.FAILED, trace=_trace(), worker_id=self.worker_id)
+            self.stores.status.put_task_status(name, 0, State.FAILED, trace=traceback.format_exc(),
+                                               worker_id=self.worker_id)
             return all_failed
 
         config = connector.config
         policy = self.policies.get(queue_arn) if queue_arn.startswith("arn:") else QueuePolicy()
-        dead_letters = _dead_letters(config.errors.dead_letter_queue or policy.dead_letter_arn)
+        dead_letters = dead_letters_for(config.errors.dead_letter_queue or policy.dead_letter_arn)
         messages = [from_lambda_record(r) for r in records]
         result = SinkBatchResult()
 
@@ -184,13 +185,3 @@ def _identity(message: Message) -> str:
     if message.partition:
         return partition_key(message.partition) + "@" + partition_key(message.offset)
     return f"sqs:{message.id}"
-
-
-def _dead_letters(queue: str | None) -> DeadLetterSender:
-    return SqsDeadLetters(queue) if queue else LoggedDeadLetters()
-
-
-def _trace() -> str:
-    import traceback
-
-    return traceback.format_exc()

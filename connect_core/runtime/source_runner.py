@@ -122,7 +122,7 @@ class SourceRunner:
         """Poll/publish/commit until drained or out of time; returns the (possibly renewed) lease."""
         name, task_id, epoch = connector.config.name, task.context.task_id, lease.epoch
         pipeline = SourcePipeline(connector.config, task_id, clock=self.clock)
-        dead_letters = dead_letters_for(connector.config.errors)
+        dead_letters = dead_letters_for(connector.config.errors.dead_letter_queue)
         offsets = self.stores.offsets.read(name, task.partitions())
         view = offsets.copy()  # committed, then advanced as this tick commits
         renew_at = self.clock() + self.lease_ttl_s / 2
@@ -172,7 +172,7 @@ class SourceRunner:
         sink_task = self.tasks.task(sink_connector, version, task_id, sink_config, context)
         assert isinstance(sink_task, SinkTask)
         pipeline = SinkPipeline(sink_connector.config, sink_task, task_id, clock=self.clock)
-        return DirectPublisher(pipeline, dead_letters_for(sink_connector.config.errors))
+        return DirectPublisher(pipeline, dead_letters_for(sink_connector.config.errors.dead_letter_queue))
 
     def _skip(self, result: TickResult) -> TickResult:
         self.telemetry.count(m.TICKS_SKIPPED, 1)

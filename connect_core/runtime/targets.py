@@ -42,25 +42,37 @@ class SqsPublisher(Publisher):
         self.sleep = sleep
 
     def publish(self, messages: list[Message]) -> None:
-        if not messages:
-            return
-        sqs = aws.client("sqs")
-        entries = [to_sqs_entry(m, str(i)) for i, m in enumerate(messages)]
-        for batch in batches(entries):
-            pending = batch
-            for attempt in range(SEND_ATTEMPTS):
-                response = sqs.send_message_batch(QueueUrl=self.queue_url, Entries=pending)
-                failed = {f["Id"]: f for f in response.get("Failed", [])}
-                if not failed:
-                    break
-                sender_faults = [f for f in failed.values() if f.get("SenderFault")]
-                if sender_faults:
-                    f = sender_faults[0]
-                    raise PublishError(f"SQS refused a record ({f.get('Code')}): {f.get('Message')}")
-                pending = [e for e in pending if e["Id"] in failed]
-                self.sleep(min(0.1 * 2 ** attempt, 2.0))
-            else:
-                raise PublishError(f"SQS did not accept {len(pending)} record(s) after {SEND_ATTEMPTS} attempts")
+        if messages:
+            send_entries(self.queue_url, [to_sqs_entry(m, str(i)) for i, m in enumerate(messages)],
+                         sleep=self.sleep, what="record")
+
+
+def queue_url(queue: str) -> str:
+    """The URL of a queue given by URL or by ARN. Built from the ARN and the endpoint rather than
+    asked for (GetQueueUrl), which the SAM SQS policy templates do not grant."""
+    if not queue.startswith("arn:"):
+        return queue
+    _, _, _, region, account, name = queue.split(":", 5)
+    return f"{aws.client('sqs', region).meta.endpoint_url.rstrip('/')}/{account}/{name}"
+
+
+def send_entries(url: str, entries: list[dict[str, Any]], *, sleep: Callable[[float], None], what: str) -> None:
+    """SendMessageBatch in calls of at most 10 entries and the size limit. Entries SQS reports as
+    failed on its side are resent with backoff; one it refuses as the sender's fault fails at once."""
+    sqs = aws.client("sqs")
+    for batch in batches(entries):
+        pending = batch
+        for attempt in range(SEND_ATTEMPTS):
+            failed = {f["Id"]: f for f in sqs.send_message_batch(QueueUrl=url, Entries=pending).get("Failed", [])}
+            if not failed:
+                break
+            refused = next((f for f in failed.values() if f.get("SenderFault")), None)
+            if refused is not None:
+                raise PublishError(f"SQS refused a {what} ({refused.get('Code')}): {refused.get('Message')}")
+            pending = [e for e in pending if e["Id"] in failed]
+            sleep(min(0.1 * 2 ** attempt, 2.0))
+        else:
+            raise PublishError(f"SQS did not accept {len(pending)} {what}(s) after {SEND_ATTEMPTS} attempts")
 
 
 class DirectPublisher(Publisher):
@@ -104,15 +116,6 @@ class SqsDeadLetters(DeadLetterSender):
         self.sleep = sleep
         self._url: str | None = None
 
-    def _queue_url(self) -> str:
-        if self._url is None:
-            if self.queue.startswith("arn:"):
-                _, _, _, region, account, name = self.queue.split(":", 5)
-                self._url = aws.client("sqs", region).get_queue_url(
-                    QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
-            else:
-                self._url = self.queue
-        return self._url
 
     def send(self, letters: Iterable[DeadLetter]) -> int:
         entries = [{"Id": str(i), "MessageBody": _letter_body(letter),
@@ -123,18 +126,9 @@ class SqsDeadLetters(DeadLetterSender):
                    for i, letter in enumerate(letters)]
         if not entries:
             return 0
-        sqs = aws.client("sqs")
-        url = self._queue_url()
-        for batch in batches(entries):
-            pending = batch
-            for attempt in range(SEND_ATTEMPTS):
-                failed = {f["Id"] for f in sqs.send_message_batch(QueueUrl=url, Entries=pending).get("Failed", [])}
-                if not failed:
-                    break
-                pending = [e for e in pending if e["Id"] in failed]
-                self.sleep(min(0.1 * 2 ** attempt, 2.0))
-            else:
-                raise PublishError(f"the dead-letter queue did not accept {len(pending)} record(s)")
+        if self._url is None:
+            self._url = queue_url(self.queue)
+        send_entries(self._url, entries, sleep=self.sleep, what="dead letter")
         return len(entries)
 
 
@@ -160,8 +154,8 @@ def _letter_body(letter: DeadLetter) -> str:
     return text
 
 
-def dead_letters_for(errors_config: Any) -> DeadLetterSender:
-    queue = errors_config.dead_letter_queue
+def dead_letters_for(queue: str | None) -> DeadLetterSender:
+    """Dead letters to an SQS queue (URL or ARN); without one they are logged and skipped."""
     return SqsDeadLetters(queue) if queue else LoggedDeadLetters()
 
 

@@ -8,6 +8,8 @@ import zlib
 
 import pytest
 
+from indexing import wait_for_messages
+
 from connect_core import ConnectRecord, TaskContext
 from connect_core.api import OffsetMap
 from connect_core.config import validate_config
@@ -48,25 +50,13 @@ def task_of(connector, index=0, task_configs=None):
     return task
 
 
-def indexed(client, topic) -> int:
-    return sum(client.max_offset(mq) - client.min_offset(mq) for mq in client.message_queues(topic))
-
-
-def settle(client, topic, total, timeout=20.0):
-    """A send returns before the broker indexed the message into its queue: wait for it."""
-    deadline = time.monotonic() + timeout
-    while indexed(client, topic) < total:
-        assert time.monotonic() < deadline, f"{topic} never reached {total} messages"
-        time.sleep(0.05)
-
-
 def send(cluster, topic, count, **fields):
     client = client_for(cluster.namesrv_addr)
-    before = indexed(client, topic)
+    before = client.message_count(topic)
     for i in range(count):
         client.send(Message(topic=topic, body=f"body-{i}".encode(), tags=fields.get("tags", f"t{i % 2}"),
                             keys=[f"k{i}"], properties={"n": str(i)}))
-    settle(client, topic, before + count)
+    wait_for_messages(client, topic, before + count)
 
 
 def drain(task) -> list[ConnectRecord]:
@@ -160,21 +150,28 @@ def test_the_source_resumes_from_committed_offsets_through_the_runtime(a, b, tmp
     assert {p["queue"]: o["queue_offset"] for p, o in committed.pairs()} == maxima
 
 
+def started_sink(**config):
+    sink = validate_config({"name": unique("sink"), "connector": "rocketmq-sink", **config})
+    task = sink.task_class(sink.config, {}, TaskContext(sink.config.name, 0))
+    task.start()
+    return task
+
+
 def test_the_sink_restores_attributes_orders_by_key_and_batches(b):
     topic = unique("sink")
     b.create_topic(topic, queues=4)
-    sink = validate_config({"name": unique("sink"), "connector": "rocketmq-sink", "namesrv_addr": b.namesrv_addr,
-                            "topic": topic})
-    task = sink.task_class(sink.config, {}, TaskContext("sink", 0))
-    task.start()
+    task = started_sink(namesrv_addr=b.namesrv_addr, topic=topic)
     records = [ConnectRecord(topic="ignored", value=f"v{i}".encode(), key=f"customer-{i % 3}",
                              headers={"rocketmq.tags": "billing", "region": "eu", "rocketmq.born_timestamp": "1700000000123"})
                for i in range(12)]
 
-    task.put(records)
+    try:
+        task.put(records)
+    finally:
+        task.stop()
 
     client = client_for(b.namesrv_addr)
-    settle(client, topic, 12)
+    wait_for_messages(client, topic, 12)
     by_queue = {}
     for mq in client.message_queues(topic):
         result = client.pull(mq, 0, max_messages=32)
@@ -192,17 +189,14 @@ def test_the_sink_restores_attributes_orders_by_key_and_batches(b):
 def test_the_sink_writes_through_a_5x_proxy_with_the_official_client(b):
     topic = unique("proxy")
     b.create_topic(topic, queues=1)
-    sink = validate_config({"name": unique("sink"), "connector": "rocketmq-sink", "proxy_endpoint": b.proxy_grpc,
-                            "topic": topic})
-    task = sink.task_class(sink.config, {}, TaskContext("sink", 0))
-    task.start()
+    task = started_sink(proxy_endpoint=b.proxy_grpc, topic=topic)
     try:
         task.put([ConnectRecord(value=b"via-proxy", key="k1", headers={"rocketmq.tags": "p", "region": "eu"})])
     finally:
         task.stop()
 
     client = client_for(b.namesrv_addr)
-    settle(client, topic, 1)
+    wait_for_messages(client, topic, 1)
     [mq] = client.message_queues(topic)
     [message] = client.pull(mq, 0).messages
     assert (message.body, message.tags, message.keys, message.properties["region"]) == (b"via-proxy", "p", ["k1"], "eu")
