@@ -223,7 +223,7 @@ class Replicator:
         config = {"name": self.name, "connector": "rocketmq-replicator", "topics": [source_topic], "max_tasks": 1,
                   "source_cluster": {"name": SOURCE, "namesrv_addr": a.namesrv_addr},
                   "target_cluster": {"name": TARGET, "namesrv_addr": b.namesrv_addr},
-                  "topic_map": {source_topic: target_topic}}
+                  "topic_map": {source_topic: target_topic}, **REPLICATOR_SETTINGS}
         self.stores = Stores.in_memory()
         self.tasks = TaskCache()
         connector = validate_config(config)
@@ -242,6 +242,8 @@ class Replicator:
 
 
 KINDS = ("plain_loop", "replicator")
+#: Settings the benchmarked Replicator gets on top of its defaults (``--concurrency``).
+REPLICATOR_SETTINGS: dict[str, Any] = {}
 LABELS = {"plain_loop": "plain loop", "replicator": "Replicator"}
 
 
@@ -605,6 +607,7 @@ def run(a: Cluster, b: Cluster, *, messages: int, rounds: int, warmup: int, lag_
         "queues": QUEUES,
         "pull_batch": PULL_BATCH,
         "max_poll_records": MAX_POLL_RECORDS,
+        "replicator_settings": dict(REPLICATOR_SETTINGS) or "defaults (pull_concurrency 4, send_concurrency 4)",
         "produce_batch": PRODUCE_BATCH,
         "born_timestamp_runs": runs,
         "rounds": rounds,
@@ -689,7 +692,8 @@ def report(result: dict[str, Any], plot_note: str) -> str:
         f"{result['queues']}-queue topic of cluster A, pre-loaded in {result['produce_batch']}-message batches "
         f"as fast as the client can ({result['born_timestamp_runs']} runs of equal born timestamps), "
         f"replicated to a fresh topic of cluster B per measurement; {result['pull_batch']} messages a pull, "
-        f"{result['statistic']} of {result['rounds']} counts.",
+        f"{result['statistic']} of {result['rounds']} counts. The plain loop makes one request at a time; the "
+        f"Replicator runs with {result.get('replicator_settings')}.",
         "",
         f"Machine: {machine['cores']} cores ({machine['cpu']}), {machine['memory_gib']} GiB, {machine['system']}; "
         f"Python {machine['python']}; RocketMQ {machine['rocketmq']}, {machine['java']}, JIT {machine['broker_jit']}; "
@@ -927,6 +931,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="c2: brokers JIT as in production (default); c1: the test harness's C1-only JVMs")
     parser.add_argument("--clusters-from", type=Path, metavar="WORKDIR",
                         help="use the clusters recorded there by `python -m connect_core.rocketmq.broker up`")
+    parser.add_argument("--concurrency", type=int, metavar="N",
+                        help="the Replicator's pull_concurrency and send_concurrency (default: its defaults, 4)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     parser.add_argument("--produce", nargs=2, metavar=("NAMESRV", "TOPIC"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -936,6 +942,8 @@ def main(argv: list[str] | None = None) -> int:
                                ready=lambda: print("ready", flush=True))
         print(json.dumps({"sent": sent}))
         return 0
+    if args.concurrency:
+        REPLICATOR_SETTINGS.update(pull_concurrency=args.concurrency, send_concurrency=args.concurrency)
     messages = args.messages or (3000 if args.quick else 20_000)
     rounds = args.rounds or (1 if args.quick else 5)
     lag_seconds = args.lag_seconds or (2.0 if args.quick else 5.0)

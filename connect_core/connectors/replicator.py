@@ -36,12 +36,18 @@ from ..runtime.targets import Publisher, PublishError
 from ..runtime.telemetry import Telemetry
 from .rocketmq import (
     _NAMESRV,
+    H_BORN_TS,
+    H_KEYS,
+    H_STORE_TS,
+    H_TAGS,
+    H_TOPIC,
     RocketMQSourceConfig,
     RocketMQSourceConnector,
     RocketMQSourceTask,
     client_for,
     message_of,
     queue_partition,
+    run_concurrently,
 )
 
 if TYPE_CHECKING:
@@ -83,6 +89,9 @@ class ReplicatorConfig(RocketMQSourceConfig):
                                                         "groups on the target (never moving them backwards).")
     heartbeat_topic: str | None = Field(None, description="Target topic that receives a heartbeat per tick.")
     max_messages_per_second: float | None = Field(None, gt=0, description="Rate limit per task.")
+    send_concurrency: int = Field(4, ge=1, le=64, description="Target queues written at the same time (each "
+                                                              "queue's messages stay in order); 1 writes them "
+                                                              "one after another.")
     value_converter: ConverterConfig = Field(default_factory=BytesConverterConfig,
                                              description="Bodies stay bytes; leave it.")
 
@@ -111,22 +120,43 @@ class ReplicatorConfig(RocketMQSourceConfig):
         return self.topic_map.get(topic) or self.topic_format.format(topic=topic, source=self.source_cluster.name)
 
 
+LOOP_HEADER = "connect.replication.loop"
+
+
 class ReplicatorTask(RocketMQSourceTask):
+    """Records carry what the replica needs and no more (a replicator moves many messages): the
+    user properties, the provenance properties (``CONNECT_*``), and the ``rocketmq.topic``, ``tags``,
+    ``keys``, ``born_timestamp`` and ``store_timestamp`` headers."""
+
     config: ReplicatorConfig
 
     def record(self, partition: dict[str, Any], m: "MessageExt") -> ConnectRecord:
-        record = super().record(partition, m)
-        path = [c for c in m.properties.get(P_PATH, "").split(",") if c]
-        record.headers.update({
-            P_PATH: ",".join(path + [self.config.source_cluster.name]),
-            P_SOURCE_CLUSTER: m.properties.get(P_SOURCE_CLUSTER, self.config.source_cluster.name),
-            P_SOURCE_TOPIC: m.properties.get(P_SOURCE_TOPIC, m.topic),
-            P_SOURCE_QUEUE: m.properties.get(P_SOURCE_QUEUE, str(m.queue_id)),
-            P_SOURCE_OFFSET: m.properties.get(P_SOURCE_OFFSET, str(m.queue_offset)),
-            P_SOURCE_MSG_ID: m.properties.get(P_SOURCE_MSG_ID, m.unique_id)})
+        properties = m.properties
+        source = self.config.source_cluster.name
+        headers = dict(properties)
+        path = properties.get(P_PATH)
+        hops = [c for c in path.split(",") if c] if path else []
+        headers[P_PATH] = ",".join(hops + [source]) if hops else source
+        # the first hop records where the message comes from; later hops keep it
+        if P_SOURCE_CLUSTER not in properties:
+            headers.update({P_SOURCE_CLUSTER: source, P_SOURCE_TOPIC: m.topic, P_SOURCE_QUEUE: str(m.queue_id),
+                            P_SOURCE_OFFSET: str(m.queue_offset), P_SOURCE_MSG_ID: m.unique_id})
+        else:
+            headers.setdefault(P_SOURCE_TOPIC, m.topic)
+            headers.setdefault(P_SOURCE_QUEUE, str(m.queue_id))
+            headers.setdefault(P_SOURCE_OFFSET, str(m.queue_offset))
+            headers.setdefault(P_SOURCE_MSG_ID, m.unique_id)
+        headers[H_TOPIC] = m.topic
+        if m.tags:
+            headers[H_TAGS] = m.tags
+        if m.keys:
+            headers[H_KEYS] = " ".join(m.keys)
+        headers[H_BORN_TS] = str(m.born_timestamp)
+        headers[H_STORE_TS] = str(m.store_timestamp)
         # the path the message had *before* this hop decides whether it may go on
-        record.headers["connect.replication.loop"] = "1" if self.config.target_cluster.name in path else "0"
-        return record
+        headers[LOOP_HEADER] = "1" if self.config.target_cluster.name in hops else "0"
+        return ConnectRecord(m.topic, m.body, m.keys[0] if m.keys else None, partition,
+                             {"queue_offset": m.queue_offset + 1}, m.born_timestamp, headers=headers)
 
 
 class TokenBucket:
@@ -173,7 +203,7 @@ class ReplicatorPublisher(Publisher):
         routes: dict[str, tuple[str, list[Any]]] = {}
         by_queue: dict[Any, list[tuple[WireMessage, Any]]] = defaultdict(list)
         for m in messages:
-            if m.headers.get("connect.replication.loop") == "1":
+            if m.headers.get(LOOP_HEADER) == "1":
                 self.skipped_loops += 1
                 continue
             route = routes.get(m.topic)
@@ -183,20 +213,16 @@ class ReplicatorPublisher(Publisher):
             topic, queues = route
             message = message_of(topic, m.value, m.key, m.headers, m.timestamp)
             by_queue[queues[int(m.partition["queue"]) % len(queues)]].append((m, message))
+        # Queues are written at the same time (up to send_concurrency); each queue's runs in order.
+        sent = run_concurrently([self._sender(queue, items) for queue, items in by_queue.items()],
+                                self.config.send_concurrency)
         runs: dict[int, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
         oldest_stored: float | None = None
-        for queue, items in by_queue.items():
-            # One request per run of equal born timestamps (a batch request carries one), so the
-            # offset each run landed at is known even when others write to the same queue.
-            start = 0
-            while start < len(items):
-                end = start + 1
-                born = items[start][1].born_timestamp
-                while end < len(items) and items[end][1].born_timestamp == born:
-                    end += 1
-                self._send_run(queue, items[start:end], runs)
-                start = end
-            stored = items[0][0].headers.get("rocketmq.store_timestamp")
+        for (queue, items), results in zip(by_queue.items(), sent):
+            for run, result in results:
+                self._extend_syncs(queue, run, result.queue_offset, runs)
+            self.sent += len(items)
+            stored = items[0][0].headers.get(H_STORE_TS)
             if stored is not None:
                 oldest_stored = float(stored) if oldest_stored is None else min(oldest_stored, float(stored))
         if runs:
@@ -205,19 +231,37 @@ class ReplicatorPublisher(Publisher):
             self.telemetry.count("ReplicationLatencyMs", self.clock() * 1000 - oldest_stored, unit="Milliseconds")
         self.telemetry.count("RecordsReplicated", sum(len(v) for v in by_queue.values()))
 
-    def _send_run(self, queue: Any, items: list[tuple[WireMessage, Any]],
-                  runs: dict[int, tuple[dict[str, Any], list[dict[str, Any]]]]) -> None:
-        batch = [message for _, message in items]
-        try:
-            result = self.target.send_batch(batch, queue=queue) if len(batch) > 1 else self.target.send(batch[0], queue=queue)
-        except Exception as exc:
-            raise PublishError(f"the target cluster {self.config.target_cluster.name!r} refused a batch "
-                               f"for {queue.topic}/{queue.queue_id}: {exc}") from exc
-        self.sent += len(batch)
-        # The run landed at consecutive target offsets: extend the source queue's runs of offset syncs.
+    def _sender(self, queue: Any, items: list[tuple[WireMessage, Any]]) -> Callable[[], list[tuple[list[Any], Any]]]:
+        """Sends one queue's messages: one request per run of equal born timestamps (a batch request
+        carries one), so the offset each run landed at is known even when others write to the queue."""
+        def send() -> list[tuple[list[Any], Any]]:
+            results = []
+            start = 0
+            while start < len(items):
+                end = start + 1
+                born = items[start][1].born_timestamp
+                while end < len(items) and items[end][1].born_timestamp == born:
+                    end += 1
+                run = items[start:end]
+                batch = [message for _, message in run]
+                try:
+                    result = (self.target.send_batch(batch, queue=queue) if len(batch) > 1
+                              else self.target.send(batch[0], queue=queue))
+                except Exception as exc:
+                    raise PublishError(f"the target cluster {self.config.target_cluster.name!r} refused a batch "
+                                       f"for {queue.topic}/{queue.queue_id}: {exc}") from exc
+                results.append((run, result))
+                start = end
+            return results
+        return send
+
+    @staticmethod
+    def _extend_syncs(queue: Any, items: list[tuple[WireMessage, Any]], first_target_offset: int,
+                      runs: dict[int, tuple[dict[str, Any], list[dict[str, Any]]]]) -> None:
+        """A run landed at consecutive target offsets: extend the source queue's runs of offset syncs."""
         for i, (source, _) in enumerate(items):
             source_offset = int(source.offset["queue_offset"]) - 1
-            target_offset = result.queue_offset + i
+            target_offset = first_target_offset + i
             partition_runs = runs.setdefault(id(source.partition), (dict(source.partition), []))[1]
             last = partition_runs[-1] if partition_runs else None
             if last and last["source_offset"] + last["count"] == source_offset \

@@ -18,7 +18,8 @@ import logging
 import threading
 import zlib
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
+from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Sequence, TypeVar
 
 from pydantic import Field, field_validator, model_validator
 
@@ -45,6 +46,8 @@ SYSTEM_PREFIX = "rocketmq."
 NOT_USER_PROPERTIES = (SYSTEM_PREFIX, "connect.replication.")
 
 _NAMESRV = r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}(;[A-Za-z0-9.\-\[\]:]+:\d{1,5})*$"
+
+T = TypeVar("T")
 
 _clients: dict[str, "RocketMQClient"] = {}
 _clients_lock = threading.Lock()
@@ -77,6 +80,8 @@ class RocketMQSourceConfig(SourceConnectorConfig):
     start_timestamp_ms: int | None = Field(None, ge=0, description="With start: timestamp, the time to start at.")
     pull_batch_size: int = Field(32, ge=1, le=1024, description="Messages per pull request.")
     max_poll_records: int = Field(2000, ge=1, le=100_000, description="Most records one poll returns.")
+    pull_concurrency: int = Field(4, ge=1, le=64, description="Queues pulled at the same time (one request in "
+                                                              "flight per queue); 1 pulls them one after another.")
     value_converter: ConverterConfig = Field(default_factory=BytesConverterConfig,
                                              description="Message bodies are bytes; default bytes.")
 
@@ -89,6 +94,25 @@ class RocketMQSourceConfig(SourceConnectorConfig):
 
 def queue_partition(cluster: str, mq: "MessageQueue") -> dict[str, Any]:
     return {"cluster": cluster, "broker": mq.broker_name, "topic": mq.topic, "queue": mq.queue_id}
+
+
+_pools: dict[int, ThreadPoolExecutor] = {}
+
+
+def run_concurrently(calls: Sequence[Callable[[], T]], limit: int) -> list[T]:
+    """Each call's result, in order; up to ``limit`` at a time on a process-wide pool (requests to
+    different queues overlap; each caller gets its own connection). The first failure is raised once
+    every call has finished, so nothing is left running behind the caller's back."""
+    if limit <= 1 or len(calls) <= 1:
+        return [call() for call in calls]
+    pool = _pools.get(limit)
+    if pool is None:
+        with _clients_lock:
+            pool = _pools.get(limit) or _pools.setdefault(
+                limit, ThreadPoolExecutor(max_workers=limit, thread_name_prefix=f"rocketmq-{limit}"))
+    futures = [pool.submit(call) for call in calls]
+    wait(futures)
+    return [future.result() for future in futures]
 
 
 def split_queues(queues: Sequence[Any], max_tasks: int) -> list[list[Any]]:
@@ -120,6 +144,7 @@ class RocketMQSourceTask(SourceTask[RocketMQSourceConfig]):
         self.client = client_for(self.config.namesrv_addr)
         self.queues = [MessageQueue(b, t, q) for b, t, q in self.task_config["queues"]]
         self._skipped: dict[str, tuple[int, int]] = {}
+        self._first_queue = -1  # the queue a poll starts at moves on by one each poll
 
     def partitions(self) -> Sequence[Partition]:
         return [queue_partition(self.config.cluster, mq) for mq in self.queues]
@@ -135,28 +160,41 @@ class RocketMQSourceTask(SourceTask[RocketMQSourceConfig]):
         budget = self.config.max_poll_records
         records: list[ConnectRecord] = []
         positions = {i: self._position(offsets, mq) for i, mq in enumerate(self.queues)}
-        active = list(positions)
-        # Round-robin over the queues, one pull each per round, so no queue starves another.
+        # Rounds of one pull per queue (at the same time, up to pull_concurrency), the budget shared
+        # evenly, each poll starting at the next queue: no queue starves another.
+        first = self._first_queue = (self._first_queue + 1) % max(1, len(self.queues))
+        active = list(positions)[first:] + list(positions)[:first]
         while budget > 0 and active:
-            progressing = []
+            share = max(1, budget // len(active))
+            asks = []
             for i in active:
-                if budget <= 0:
+                ask = min(self.config.pull_batch_size, share, budget)
+                if ask <= 0:
                     break
-                mq, offset = self.queues[i], positions[i]
-                partition = queue_partition(self.config.cluster, mq)
-                batch, next_offset = self._pull(mq, partition, offset, min(budget, self.config.pull_batch_size))
+                asks.append((i, ask))
+                budget -= ask
+            pulls = run_concurrently([self._puller(i, positions[i], ask) for i, ask in asks],
+                                     self.config.pull_concurrency)
+            progressing = []
+            for (i, ask), (batch, next_offset) in zip(asks, pulls):
+                offset = positions[i]
                 positions[i] = next_offset
+                budget += ask - len(batch)  # unused budget goes back to the next round
                 if batch:
                     records.extend(batch)
-                    budget -= len(batch)
-                elif next_offset != offset and self._committed(offsets, mq) == offset:
+                elif next_offset != offset and self._committed(offsets, self.queues[i]) == offset:
                     # Only filtered-out messages (or deleted ones) lay between the committed offset and
                     # next_offset: nothing to deliver, so the next poll may start after them.
-                    self._skipped[partition_key_of(partition)] = (offset, next_offset)
+                    self._skipped[partition_key_of(queue_partition(self.config.cluster, self.queues[i]))] = \
+                        (offset, next_offset)
                 if next_offset != offset:
                     progressing.append(i)
             active = progressing
         return records
+
+    def _puller(self, i: int, offset: int, max_messages: int) -> Callable[[], tuple[list[ConnectRecord], int]]:
+        mq = self.queues[i]
+        return lambda: self._pull(mq, queue_partition(self.config.cluster, mq), offset, max_messages)
 
     def _committed(self, offsets: OffsetMap, mq: "MessageQueue") -> int | None:
         committed = offsets.get(queue_partition(self.config.cluster, mq))

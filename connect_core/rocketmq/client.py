@@ -21,7 +21,7 @@ from .codes import (BUSY_CODES, PERM_READ, PERM_WRITE, PULL_FLAG_SUBSCRIPTION, P
 from .connection import ConnectionPool, shared_pool
 from .errors import BrokerBusyError, BrokerUnavailableError, RocketMQError, SendFailedError, TopicNotFoundError
 from .message import (Message, MessageExt, MessageQueue, body_bytes, decode_messages, encode_batch_body,
-                      new_unique_id, properties_to_string, wire_properties)
+                      encode_properties, new_unique_id, properties_to_string, wire_properties)
 from .protocol import RemotingCommand
 from .route import BrokerData, ClusterInfo, TopicRoute
 
@@ -376,12 +376,12 @@ class RocketMQClient:
         if not messages:
             raise ValueError("send_batch needs at least one message")
         now = int(time.time() * 1000)
-        runs: list[tuple[int, list[tuple[int, bytes, dict[str, str]]], list[str]]] = []
+        runs: list[tuple[int, list[tuple[int, bytes, bytes]], list[str]]] = []
         for m in messages:
             if m.topic != queue.topic:
                 raise ValueError(f"batch message topic {m.topic!r} differs from the queue's topic {queue.topic!r}")
             unique_id = m.unique_id or new_unique_id()
-            entry = (int(m.flag), body_bytes(m), wire_properties(m, unique_id))
+            entry = (int(m.flag), body_bytes(m), encode_properties(m, unique_id))
             born = int(m.born_timestamp) if m.born_timestamp is not None else now
             if runs and (runs[-1][0] == born or not exact_born_timestamps):
                 runs[-1][1].append(entry)

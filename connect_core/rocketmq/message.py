@@ -125,7 +125,9 @@ class MessageExt(Message):
 # properties
 
 def properties_to_string(properties: Mapping[str, str]) -> str:
-    return "".join(f"{k}{NAME_VALUE_SEPARATOR}{v}{PROPERTY_SEPARATOR}" for k, v in properties.items())
+    if not properties:
+        return ""
+    return PROPERTY_SEPARATOR.join(map(NAME_VALUE_SEPARATOR.join, properties.items())) + PROPERTY_SEPARATOR
 
 
 def string_to_properties(text: str) -> dict[str, str]:
@@ -147,6 +149,20 @@ def split_properties(props: Mapping[str, str]) -> tuple[dict[str, str], dict[str
     return user, system
 
 
+def _split_property_text(text: str) -> tuple[dict[str, str], dict[str, str]]:
+    """``split_properties(string_to_properties(text))`` in one pass (every pulled message takes it)."""
+    user: dict[str, str] = {}
+    system: dict[str, str] = {}
+    for item in text.split(PROPERTY_SEPARATOR):
+        name, sep, value = item.partition(NAME_VALUE_SEPARATOR)
+        if sep and name and value:
+            if name in SYSTEM_PROPERTIES or name.startswith(TRANSIENT_PREFIX):
+                system[name] = value
+            else:
+                user[name] = value
+    return user, system
+
+
 def _check_text(what: str, value: object) -> str:
     if not isinstance(value, str):
         raise ValueError(f"{what} must be a string, got {type(value).__name__}")
@@ -160,31 +176,67 @@ def _check_text(what: str, value: object) -> str:
 def wire_properties(message: Message, unique_id: str) -> dict[str, str]:
     """The properties a message is sent with: its user properties plus KEYS, TAGS, UNIQ_KEY and WAIT.
     Raises ValueError for a user property that clashes with a system name, or that the format cannot carry."""
+    return _wire_properties(message, unique_id)[0]
+
+
+def encode_properties(message: Message, unique_id: str) -> bytes:
+    """``wire_properties`` in the format's bytes, as a send request carries them."""
+    return _wire_properties(message, unique_id)[1]
+
+
+def _wire_properties(message: Message, unique_id: str) -> tuple[dict[str, str], bytes]:
     if not isinstance(message.topic, str) or not message.topic:
         raise ValueError("message topic must be a non-empty string")
-    props: dict[str, str] = {}
+    user = message.properties
+    props = dict(user) if user else {}
+    if message.tags is not None:
+        props[PROPERTY_TAGS] = message.tags
+    keys = [message.keys] if isinstance(message.keys, str) else message.keys
+    if keys:
+        for key in keys:
+            if not key or not isinstance(key, str) or " " in key:
+                _check_keys(keys)
+        props[PROPERTY_KEYS] = " ".join(keys)
+    props[PROPERTY_UNIQ_KEY] = unique_id
+    props[PROPERTY_WAIT_STORE_MSG_OK] = "true"
+    # The fast check: every name and value a non-empty string without separators means exactly one
+    # of each separator per pair and none next to another. Anything else (or a name that may be a
+    # system one) takes the slow path, which names the property and the reason.
+    try:
+        text = properties_to_string(props)
+        fast = (text.count(NAME_VALUE_SEPARATOR) == len(props) == text.count(PROPERTY_SEPARATOR)
+                and "\x01\x02" not in text and "\x02\x01" not in text and text[0] != NAME_VALUE_SEPARATOR
+                and not (user and (not SYSTEM_PROPERTIES.isdisjoint(user) or TRANSIENT_PREFIX in text)))
+    except TypeError:  # a name or value that is not a string
+        fast = False
+    if not fast:
+        _check_properties(message, unique_id)
+    encoded = text.encode("utf-8")
+    if len(encoded) > MAX_PROPERTIES_BYTES:
+        raise ValueError(f"message properties take {len(encoded)} bytes, "
+                         f"more than the {MAX_PROPERTIES_BYTES} the format allows")
+    return props, encoded
+
+
+def _check_keys(keys: Iterable[object]) -> None:
+    for key in keys:
+        _check_text("message key", key)
+        if " " in key:  # type: ignore[operator]
+            raise ValueError(f"message key {key!r} contains a space, the key separator")
+
+
+def _check_properties(message: Message, unique_id: str) -> None:
+    """Every property one by one: raises ValueError naming the first the format cannot carry."""
     for name, value in (message.properties or {}).items():
         _check_text("property name", name)
         if is_system_property(name):
             raise ValueError(f"property {name!r} is a reserved RocketMQ system property (MessageConst); "
                              "use another name, or set tags/keys through the message fields")
-        props[name] = _check_text(f"property {name!r} value", value)
+        _check_text(f"property {name!r} value", value)
     if message.tags is not None:
-        props[PROPERTY_TAGS] = _check_text("tags", message.tags)
-    keys = [message.keys] if isinstance(message.keys, str) else list(message.keys or ())
-    for key in keys:
-        _check_text("message key", key)
-        if " " in key:
-            raise ValueError(f"message key {key!r} contains a space, the key separator")
-    if keys:
-        props[PROPERTY_KEYS] = " ".join(keys)
-    props[PROPERTY_UNIQ_KEY] = _check_text("unique_id", unique_id)
-    props[PROPERTY_WAIT_STORE_MSG_OK] = "true"
-    size = len(properties_to_string(props).encode("utf-8"))
-    if size > MAX_PROPERTIES_BYTES:
-        raise ValueError(f"message properties take {size} bytes, "
-                         f"more than the {MAX_PROPERTIES_BYTES} the format allows")
-    return props
+        _check_text("tags", message.tags)
+    _check_keys([message.keys] if isinstance(message.keys, str) else list(message.keys or ()))
+    _check_text("unique_id", unique_id)
 
 
 def body_bytes(message: Message) -> bytes:
@@ -203,19 +255,27 @@ def body_bytes(message: Message) -> bytes:
 
 _id_counter = itertools.count()
 _id_prefix: str | None = None
+_month: tuple[float, float] = (0.0, -1.0)  # [start, end) of the current month, epoch seconds
 
 
 def new_unique_id() -> str:
     """A client message id in the shape MessageClientIDSetter makes (32 hex digits): a per-process
     prefix (random address part, pid, random) then milliseconds since the month began and a counter."""
-    global _id_prefix
+    global _id_prefix, _month
     if _id_prefix is None:
         _id_prefix = (os.urandom(4) + struct.pack(">H", os.getpid() & 0xFFFF) + os.urandom(4)).hex().upper()
     now = time.time()
-    today = time.gmtime(now)
-    month_start = calendar.timegm((today.tm_year, today.tm_mon, 1, 0, 0, 0))
+    month_start, month_end = _month
+    if not month_start <= now < month_end:
+        today = time.gmtime(now)
+        month_start = calendar.timegm((today.tm_year, today.tm_mon, 1, 0, 0, 0))
+        next_year, next_month = (today.tm_year + 1, 1) if today.tm_mon == 12 else (today.tm_year, today.tm_mon + 1)
+        _month = (month_start, calendar.timegm((next_year, next_month, 1, 0, 0, 0)))
     millis = int((now - month_start) * 1000) & 0xFFFFFFFF
-    return _id_prefix + struct.pack(">IH", millis, next(_id_counter) & 0xFFFF).hex().upper()
+    return _id_prefix + _ID_TAIL.pack(millis, next(_id_counter) & 0xFFFF).hex().upper()
+
+
+_ID_TAIL = struct.Struct(">IH")
 
 
 def offset_msg_id(store_host: bytes, commit_log_offset: int) -> str:
@@ -236,6 +296,18 @@ def parse_offset_msg_id(msg_id: str) -> tuple[str, int]:
 
 
 def format_host(ip: bytes, port: int) -> str:
+    host = _hosts.get((ip, port))
+    if host is None:
+        if len(_hosts) > 4096:
+            _hosts.clear()
+        host = _hosts[(ip, port)] = _format_host(ip, port)
+    return host
+
+
+_hosts: dict[tuple[bytes, int], str] = {}  # a pull answer's messages share a few born and store hosts
+
+
+def _format_host(ip: bytes, port: int) -> str:
     if len(ip) == 4:
         return f"{socket.inet_ntop(socket.AF_INET, ip)}:{port}"
     return f"[{socket.inet_ntop(socket.AF_INET6, ip)}]:{port}"
@@ -321,7 +393,7 @@ def decode_message(buf: bytes | memoryview, pos: int = 0, *, broker_name: str | 
             body = _decompress(body, sys_flag)
         except zlib.error as e:
             raise ProtocolError(f"message at queue offset {queue_offset}: body does not decompress: {e}") from e
-    user, system = split_properties(string_to_properties(props_text))
+    user, system = _split_property_text(props_text)
     msg_id = offset_msg_id(store_host_bytes, commit_log_offset)
     keys = [k for k in system.get(PROPERTY_KEYS, "").split(" ") if k]
     message = MessageExt(
@@ -410,15 +482,20 @@ def encode_message_ext(message: MessageExt, *, compress: bool = False) -> bytes:
 # ---------------------------------------------------------------------------------------------------
 # batch format (SEND_BATCH_MESSAGE bodies, inner batches)
 
-def encode_batch_body(entries: Iterable[tuple[int, bytes, Mapping[str, str]]]) -> bytes:
-    """MessageDecoder.encodeMessages: (flag, body, properties) per message."""
+def encode_batch_body(entries: Iterable[tuple[int, bytes, Mapping[str, str] | bytes]]) -> bytes:
+    """MessageDecoder.encodeMessages: (flag, body, properties) per message; properties as a mapping or
+    already encoded (``encode_properties``)."""
     parts = []
+    head, props_length = _BATCH_HEAD.pack, _PROPS_LENGTH.pack
     for flag, body, props in entries:
-        props_bytes = properties_to_string(props).encode("utf-8")
-        size = 4 + 4 + 4 + 4 + 4 + len(body) + 2 + len(props_bytes)
-        parts.append(struct.pack(">iiiii", size, 0, 0, flag, len(body)) + body
-                     + struct.pack(">h", len(props_bytes)) + props_bytes)
+        props_bytes = props if isinstance(props, bytes) else properties_to_string(props).encode("utf-8")
+        parts += (head(22 + len(body) + len(props_bytes), 0, 0, flag, len(body)), body,
+                  props_length(len(props_bytes)), props_bytes)
     return b"".join(parts)
+
+
+_BATCH_HEAD = struct.Struct(">iiiii")
+_PROPS_LENGTH = struct.Struct(">h")
 
 
 def decode_batch_body(buf: bytes) -> list[tuple[int, bytes, dict[str, str]]]:

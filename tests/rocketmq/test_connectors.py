@@ -109,6 +109,35 @@ def test_tag_filter_reads_only_matching_messages(a):
     assert sorted(r.headers["n"] for r in records) == ["1", "3", "5", "7", "9"]
 
 
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_polls_share_the_budget_so_no_queue_starves(a, concurrency):
+    # Queue 0 has a backlog, queue 3 a few messages, queues 1 and 2 none; a poll's budget is smaller
+    # than one pull of each queue. Every poll keeps to its budget, and queue 3 is read in the first
+    # polls rather than after queue 0's backlog (or never: a drained queue must not use up the budget).
+    topic = unique("fair")
+    a.create_topic(topic, queues=4)
+    client = client_for(a.namesrv_addr)
+    queues = client.writable_queues(topic)
+    for i in range(30):
+        client.send(Message(topic=topic, body=f"q0-{i}".encode()), queue=queues[0])
+    for i in range(3):
+        client.send(Message(topic=topic, body=f"q3-{i}".encode()), queue=queues[3])
+    wait_for_messages(client, topic, 33)
+    task = task_of(source(a, topic, max_poll_records=8, pull_batch_size=8, pull_concurrency=concurrency))
+
+    offsets, polls = OffsetMap(), []
+    while records := task.poll(offsets):
+        polls.append([r.value.decode() for r in records])
+        for r in records:
+            offsets.set(r.partition, r.offset)
+
+    assert all(len(batch) <= 8 for batch in polls)
+    bodies = [body for batch in polls for body in batch]
+    assert sorted(bodies) == sorted([f"q0-{i}" for i in range(30)] + [f"q3-{i}" for i in range(3)])
+    assert any(body.startswith("q3-") for batch in polls[:2] for body in batch)
+    assert [b for b in bodies if b.startswith("q0-")] == [f"q0-{i}" for i in range(30)]  # queue order kept
+
+
 def test_start_at_latest_or_at_a_timestamp(a):
     topic = unique("start")
     a.create_topic(topic, queues=1)
