@@ -17,7 +17,7 @@ from connect_core.rocketmq.errors import ProtocolError
 from connect_core.rocketmq.message import (MAGIC_V2, Message, MessageExt, body_crc, decode_batch_body, decode_message,
                                            decode_messages, encode_batch_body, encode_message_ext, new_unique_id,
                                            offset_msg_id, parse_offset_msg_id, properties_to_string,
-                                           string_to_properties, wire_properties)
+                                           string_to_properties, wire_properties, encode_properties)
 
 # Topic "T", body "hi", queue 3, flag 5, queue offset 7, commit log offset 4096, sys flag 0,
 # born 1600000000000 at 10.0.0.1:5000, stored 1600000000123 at 127.0.0.1:10911, reconsumed twice,
@@ -204,10 +204,22 @@ def test_wire_properties_carry_keys_tags_uniq_key_and_user_properties():
     (Message("T", b"", tags=""), "must not be empty"),
     (Message("", b""), "topic"),
     (Message("T", b"", properties={"big": "x" * 40000}), "more than the 32767"),
+    # separators that balance out across properties, empty names in later positions, odd keys
+    (Message("T", b"", properties={"a\x02": "b", "c": "d\x01"}), "reserves"),
+    (Message("T", b"", properties={"a": "b", "": "c"}), "must not be empty"),
+    (Message("T", b"", keys=["k", ""]), "must not be empty"),
+    (Message("T", b"", keys=["k", 7]), "must be a string"),
+    (Message("T", b"", properties={"a": "b"}), "unique_id"),  # with an empty unique id, below
 ])
 def test_wire_properties_reject_what_the_format_or_the_broker_cannot_take(message: Message, error: str):
     with pytest.raises(ValueError, match=re.escape(error)):
-        wire_properties(message, "ABC")
+        wire_properties(message, "" if error == "unique_id" else "ABC")
+
+
+def test_property_values_may_contain_what_looks_like_a_system_name():
+    m = Message("T", b"x", properties={"note": "__RMQ.TRANSIENT.not-a-name", "KEYS_x": "TAGS"})
+    assert wire_properties(m, "ABC")["note"] == "__RMQ.TRANSIENT.not-a-name"
+    assert encode_properties(m, "ABC") == properties_to_string(wire_properties(m, "ABC")).encode()
 
 
 def test_unique_ids_look_like_java_client_ids_and_do_not_repeat():
