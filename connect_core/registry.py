@@ -15,6 +15,8 @@ BUILTIN_CONNECTORS: dict[str, str] = {
     "rocketmq-source": "connect_core.connectors.rocketmq:RocketMQSourceConnector",
     "rocketmq-sink": "connect_core.connectors.rocketmq:RocketMQSinkConnector",
     "rocketmq-replicator": "connect_core.connectors.replicator:ReplicatorConnector",
+    "s3-sink": "connect_core.connectors.s3:S3SinkConnector",
+    "dynamodb-sink": "connect_core.connectors.dynamodb:DynamoDBSinkConnector",
 }
 
 _registered: dict[str, str] = {}
