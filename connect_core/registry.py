@@ -12,6 +12,7 @@ from .errors import UnknownConnectorError
 BUILTIN_CONNECTORS: dict[str, str] = {
     "datagen-source": "connect_core.connectors.datagen:DataGenSourceConnector",
     "file-sink": "connect_core.connectors.file:FileSinkConnector",
+    "http-sink": "connect_core.connectors.http:HttpSinkConnector",
     "rocketmq-source": "connect_core.connectors.rocketmq:RocketMQSourceConnector",
     "rocketmq-sink": "connect_core.connectors.rocketmq:RocketMQSinkConnector",
     "rocketmq-replicator": "connect_core.connectors.replicator:ReplicatorConnector",

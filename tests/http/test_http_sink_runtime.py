@@ -1,0 +1,176 @@
+"""The http-sink inside the real runtime: the sink consumer handler with a captured SQS event, dead
+letters on the embedded SQS, redelivery with the same idempotency keys, and the dedupe ledger."""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+
+from connect_core.runtime import functions
+from connect_core.runtime.sink_runner import SinkRunner
+from connect_core.storage import State, Stores
+from conftest import FOREVER, Reply, dead_letters, lambda_event, order
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_event(name: str) -> dict:
+    return json.loads((ROOT / "tests" / "events" / f"{name}.json").read_text())
+
+
+def sink_consumer_handler():
+    spec = importlib.util.spec_from_file_location("http_sink_consumer_app", ROOT / "functions" / "sink_consumer" / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.handler
+
+
+class Context:
+    """The attributes of a Lambda context object the handlers read."""
+
+    function_name = "sink-consumer"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:sink-consumer"
+    memory_limit_in_mb = 512
+    log_group_name = "/aws/lambda/sink-consumer"
+    log_stream_name = "2026/11/21/[$LATEST]0123456789abcdef"
+
+    def __init__(self) -> None:
+        self.aws_request_id = str(uuid.uuid4())
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 55_000
+
+
+@pytest.fixture
+def stores(tables):
+    return Stores.dynamodb(*tables)
+
+
+def deploy(stores: Stores, config: dict) -> None:
+    stores.configs.put_connector(config["name"], config)
+    stores.configs.put_task_configs(config["name"], [{}], generation=1)
+    stores.configs.bind_queue(config["source_queue"], config["name"])
+
+
+def sink_config(webhook, queues, **overrides) -> dict:
+    return {"name": f"orders-hook-{uuid.uuid4().hex[:6]}", "connector": "http-sink",
+            "url": f"{webhook.url}/hooks/orders", "source_queue": queues["arn"], **overrides}
+
+
+@pytest.fixture
+def handler_env(tables, monkeypatch):
+    """The environment template.yaml gives the sink consumer function."""
+    monkeypatch.setenv("CONFIGS_TABLE", tables[0])
+    monkeypatch.setenv("OFFSETS_TABLE", tables[1])
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "RocketMQConnect")
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "rocketmq-connect")
+    functions.reset()
+    yield
+    functions.reset()  # stops the warm tasks: their connections close
+
+
+def test_the_sink_consumer_handler_posts_a_captured_batch_and_dead_letters_the_rejected_record(
+        webhook, queues, stores, token_secret, handler_env):
+    webhook.responder = lambda r: Reply(400, '{"error":"qty must be positive"}') if r.json["qty"] < 0 else Reply(201)
+    config = sink_config(webhook, queues, auth_secret=token_secret["ref"], auth_prefix="Bearer ",
+                         errors={"tolerance": "all", "dead_letter_queue": queues["dlq_arn"], "retry_timeout_ms": 30_000})
+    deploy(stores, config)
+    event = load_event("sqs_http_sink_orders")
+    for record in event["Records"]:
+        record["eventSourceARN"] = queues["arn"]
+
+    response = sink_consumer_handler()(event, Context())
+
+    assert response == {"batchItemFailures": []}
+    assert [r.json for r in webhook.requests] == [{"order": 1, "sku": "A-1", "qty": 2},
+                                                  {"order": 2, "sku": "A-2", "qty": -1},
+                                                  {"order": 3, "sku": "A-3", "qty": 1}]
+    assert {r.headers["Authorization"] for r in webhook.requests} == {f"Bearer {token_secret['token']}"}
+    assert len(webhook.connections) == 1
+    [letter] = dead_letters(queues)
+    assert (letter["connector"], letter["stage"], letter["error"]["type"]) == (config["name"], "put", "HttpStatusError")
+    assert letter["error"]["message"] == (f"HTTP 400 Bad Request from POST {webhook.url}/hooks/orders: "
+                                          '{"error":"qty must be positive"}')
+    assert letter["record"]["id"] == event["Records"][1]["messageId"]
+    assert letter["record"]["offset"] == {"seq": 2}
+    assert json.loads(base64.b64decode(letter["record"]["value_base64"])) == {"order": 2, "sku": "A-2", "qty": -1}
+    assert stores.status.get_status(config["name"]).tasks[0].state is State.RUNNING
+
+
+def test_a_warm_function_reuses_its_connection_across_invocations(webhook, queues, stores, handler_env):
+    deploy(stores, sink_config(webhook, queues))
+    handler = sink_consumer_handler()
+
+    handler(lambda_event(queues["arn"], [order(1), order(2)]), Context())
+    handler(lambda_event(queues["arn"], [order(3)]), Context())
+
+    assert [r.json["order"] for r in webhook.requests] == [1, 2, 3]
+    assert len(webhook.connections) == 1
+
+
+def test_an_unavailable_endpoint_returns_the_records_for_redelivery_and_nothing_is_dead_lettered(
+        webhook, queues, stores):
+    webhook.responder = lambda request: Reply(503)
+    deploy(stores, sink_config(webhook, queues, errors={"retry_timeout_ms": 2_000}))
+
+    result = SinkRunner(stores).handle(lambda_event(queues["arn"], [order(1), order(2)]), FOREVER)
+
+    assert result.response() == {"batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m2"}]}
+    assert {r.json["order"] for r in webhook.requests} == {1}  # order 2 waited for the endpoint to recover
+    assert dead_letters(queues) == []
+
+
+def test_on_the_last_allowed_delivery_the_runtime_dead_letters_with_the_http_error(webhook, queues, stores):
+    webhook.responder = lambda request: Reply(503, "maintenance")
+    deploy(stores, sink_config(webhook, queues))
+
+    result = SinkRunner(stores).handle(lambda_event(queues["arn"], [order(1)], receive_count=3), FOREVER)
+
+    assert result.response() == {"batchItemFailures": []}
+    [letter] = dead_letters(queues)  # the queue's redrive DLQ, maxReceiveCount 3
+    assert (letter["error"]["type"], letter["deliveries"]) == ("HttpRetriableStatusError", 3)
+    assert "HTTP 503 Service Unavailable" in letter["error"]["message"] and "maintenance" in letter["error"]["message"]
+
+
+def test_a_redelivered_batch_carries_the_same_idempotency_keys(webhook, queues, stores):
+    deploy(stores, sink_config(webhook, queues, batch_max_records=10))
+    runner = SinkRunner(stores)
+    event = lambda_event(queues["arn"], [order(1), order(2)])
+
+    runner.handle(event, FOREVER)
+    runner.handle(event, FOREVER)  # SQS delivered it again (a visibility timeout ran out)
+
+    first, again = webhook.requests
+    assert first.body == again.body
+    assert first.headers["Idempotency-Key"] == again.headers["Idempotency-Key"]
+
+
+def test_with_deduplicate_a_redelivered_record_is_not_sent_again(webhook, queues, stores):
+    deploy(stores, sink_config(webhook, queues, deduplicate=True))
+    runner = SinkRunner(stores)
+
+    runner.handle(lambda_event(queues["arn"], [order(1), order(2)]), FOREVER)
+    again = runner.handle(lambda_event(queues["arn"], [order(2), order(3)]), FOREVER)
+
+    assert [r.json["order"] for r in webhook.requests] == [1, 2, 3]
+    assert (again.duplicates, again.written) == (1, 1)
+
+
+def test_a_task_whose_secret_is_missing_returns_the_batch_and_reports_failed(webhook, queues, stores, fresh_secrets):
+    config = sink_config(webhook, queues,
+                         auth_secret="arn:aws:secretsmanager:us-east-1:123456789012:secret:gone-AbCdEf#token")
+    deploy(stores, config)
+
+    result = SinkRunner(stores).handle(lambda_event(queues["arn"], [order(1)]), FOREVER)
+
+    assert result.failures == ["m1"] and webhook.requests == []
+    status = stores.status.get_status(config["name"]).tasks[0]
+    assert status.state is State.FAILED and "cannot read auth_secret" in status.trace
