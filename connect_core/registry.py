@@ -12,6 +12,9 @@ from .errors import UnknownConnectorError
 BUILTIN_CONNECTORS: dict[str, str] = {
     "datagen-source": "connect_core.connectors.datagen:DataGenSourceConnector",
     "file-sink": "connect_core.connectors.file:FileSinkConnector",
+    "file-source": "connect_core.connectors.file:FileSourceConnector",
+    "sqs-source": "connect_core.connectors.sqs:SqsSourceConnector",
+    "sqs-sink": "connect_core.connectors.sqs:SqsSinkConnector",
     "http-sink": "connect_core.connectors.http:HttpSinkConnector",
     "rocketmq-source": "connect_core.connectors.rocketmq:RocketMQSourceConnector",
     "rocketmq-sink": "connect_core.connectors.rocketmq:RocketMQSinkConnector",

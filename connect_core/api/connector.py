@@ -79,6 +79,11 @@ class SourceTask(Task[C]):
         """
         raise NotImplementedError
 
+    def commit(self, records: list[ConnectRecord]) -> None:
+        """Called with the records of one ``poll`` once the target acknowledged them and their offsets
+        were committed. A source without positions acknowledges them at the source here (an SQS
+        source deletes its messages); by default nothing happens."""
+
     def lag(self, offsets: OffsetMap) -> int | None:
         """Records not yet polled after ``offsets``, where the source knows (reported as a metric)."""
         return None

@@ -137,6 +137,7 @@ class SourceRunner:
             if batch.dead_letters:
                 result.dead_lettered += dead_letters.send(batch.dead_letters)
             self.stores.offsets.commit(name, batch.offsets, task=task_id, epoch=epoch, order=task.offset_order)
+            task.commit(records)
             for partition, offset in batch.offsets.pairs():
                 view.set(partition, offset)
             result.batches += 1

@@ -1,0 +1,110 @@
+"""Helpers of the SQS connectors' tests: queues on the embedded endpoint, a clock, deploying a
+connector into the stores, and the event source mapping played by hand."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from connect_core import aws
+from connect_core.storage import Stores
+
+FOREVER = lambda: 600_000  # noqa: E731 - remaining Lambda time that never runs out
+
+
+class Clock:
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Queue:
+    def __init__(self, url: str, arn: str, dlq: "Queue | None" = None) -> None:
+        self.url, self.arn, self.dlq = url, arn, dlq
+
+    @property
+    def name(self) -> str:
+        return self.arn.rsplit(":", 1)[1]
+
+    def send(self, body: str, attributes: dict[str, Any] | None = None, **extra: Any) -> str:
+        kwargs: dict[str, Any] = {"QueueUrl": self.url, "MessageBody": body, **extra}
+        if attributes:
+            kwargs["MessageAttributes"] = attributes
+        return aws.client("sqs").send_message(**kwargs)["MessageId"]
+
+    def receive_all(self, delete: bool = True) -> list[dict[str, Any]]:
+        """Every visible message, oldest first per receive (and deleted, unless ``delete`` is false)."""
+        sqs = aws.client("sqs")
+        out = []
+        while True:
+            got = sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10, MessageAttributeNames=["All"],
+                                      MessageSystemAttributeNames=["All"]).get("Messages", [])
+            if not got:
+                return out
+            out.extend(got)
+            if delete:
+                sqs.delete_message_batch(QueueUrl=self.url, Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)])
+
+    def counts(self) -> tuple[int, int]:
+        """(visible, in flight)."""
+        attributes = aws.client("sqs").get_queue_attributes(QueueUrl=self.url, AttributeNames=[
+            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        return (int(attributes["ApproximateNumberOfMessages"]),
+                int(attributes["ApproximateNumberOfMessagesNotVisible"]))
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        return [json.loads(m["Body"]) for m in self.dlq.receive_all()] if self.dlq else []
+
+
+def deploy(stores: Stores, config: dict[str, Any], task_configs: list[dict[str, Any]] | None = None) -> None:
+    """Store a connector and its task configs as the reconfigure state machine would."""
+    from connect_core.config import validate_config
+
+    connector = validate_config(config)
+    stores.configs.put_connector(config["name"], config)
+    stores.configs.put_task_configs(config["name"], task_configs or connector.task_configs(config.get("max_tasks", 1)),
+                                    generation=1)
+    if config.get("source_queue"):
+        stores.configs.bind_queue(config["source_queue"], config["name"])
+
+
+def lambda_event(queue: Queue, messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """The SQS event source mapping's event for received messages, in the shape of
+    tests/events/sqs_batch.json (lower-camel attribute keys, string values)."""
+    def attribute(value: dict[str, Any]) -> dict[str, Any]:
+        out = {"dataType": value["DataType"], "stringListValues": [], "binaryListValues": []}
+        if "StringValue" in value:
+            out["stringValue"] = value["StringValue"]
+        if "BinaryValue" in value:
+            out["binaryValue"] = base64.b64encode(value["BinaryValue"]).decode()
+        return out
+
+    return {"Records": [{
+        "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+        "attributes": {k: str(v) for k, v in m.get("Attributes", {}).items()},
+        "messageAttributes": {k: attribute(v) for k, v in m.get("MessageAttributes", {}).items()},
+        "md5OfBody": m["MD5OfBody"], "eventSource": "aws:sqs", "eventSourceARN": queue.arn,
+        "awsRegion": "us-east-1"} for m in messages]}
+
+
+def deliver(queue: Queue, runner: Any, rounds: int = 20) -> list[dict[str, Any]]:
+    """Play the event source mapping: receive, hand the event to the sink runner, delete what it
+    did not report as failed; until the queue is empty. Returns the responses."""
+    sqs = aws.client("sqs")
+    responses = []
+    for _ in range(rounds):
+        received = sqs.receive_message(QueueUrl=queue.url, MaxNumberOfMessages=10, MessageAttributeNames=["All"],
+                                       MessageSystemAttributeNames=["All"]).get("Messages", [])
+        if not received:
+            break
+        response = runner.handle(lambda_event(queue, received)).response()
+        responses.append(response)
+        failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
+        for m in received:
+            if m["MessageId"] not in failed:
+                sqs.delete_message(QueueUrl=queue.url, ReceiptHandle=m["ReceiptHandle"])
+    return responses
