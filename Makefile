@@ -31,7 +31,7 @@ sam: $(SAM_STAMP)
 demo: $(STAMP)
 	$(PY) -m connect_core.local.demo $(ARGS)
 
-test: $(STAMP) $(SAM_STAMP)
+test: $(STAMP) $(SAM_STAMP) postgres
 	$(PY) -m pytest
 
 unit: $(STAMP)
@@ -73,3 +73,12 @@ rocketmq-down:
 # The RocketMQ demo: clusters A and B, template.yaml's Replicator and rocketmq-source/-sink between them.
 demo-replication: $(STAMP)
 	$(PY) -m connect_core.local.demo_replication $(ARGS)
+
+# PostgreSQL server binaries for tests/jdbc (Debian's package), installed only when none are found.
+# The tests start their own server on a free loopback port; the package's own cluster is not used.
+.PHONY: postgres
+postgres:
+	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || command -v postgres >/dev/null 2>&1 || { \
+	    SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	    $$SUDO apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends postgresql; }

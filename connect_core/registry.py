@@ -15,6 +15,8 @@ BUILTIN_CONNECTORS: dict[str, str] = {
     "file-source": "connect_core.connectors.file:FileSourceConnector",
     "sqs-source": "connect_core.connectors.sqs:SqsSourceConnector",
     "sqs-sink": "connect_core.connectors.sqs:SqsSinkConnector",
+    "jdbc-source": "connect_core.connectors.jdbc:JdbcSourceConnector",
+    "jdbc-sink": "connect_core.connectors.jdbc:JdbcSinkConnector",
     "http-sink": "connect_core.connectors.http:HttpSinkConnector",
     "rocketmq-source": "connect_core.connectors.rocketmq:RocketMQSourceConnector",
     "rocketmq-sink": "connect_core.connectors.rocketmq:RocketMQSinkConnector",
