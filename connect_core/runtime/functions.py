@@ -107,3 +107,11 @@ def connector_resource(event: Mapping[str, Any], context: Any) -> dict[str, Any]
 
     controller = _once("controller", ConnectorController.from_environment)
     return ConnectorResource(controller).handle(event, context.get_remaining_time_in_millis)
+
+
+def admin_api(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    """An admin API request from the API Gateway HTTP API (payload format 2.0)."""
+    from ..admin.api import AdminApi
+    from ..admin.apigateway import handle_http_event
+
+    return handle_http_event(_once("admin_api", AdminApi.from_environment), event, context)

@@ -26,7 +26,9 @@ from ..transforms import build_chain
 
 logger = logging.getLogger("connect_core.pipeline")
 
-Stage = Literal["key_converter", "value_converter", "transform", "put"]
+#: Where a record failed; ``wire``: the queue message itself could not be read (a malformed
+#: ``connect.record`` attribute, a body that is not the base64 it claims to be).
+Stage = Literal["wire", "key_converter", "value_converter", "transform", "put"]
 T = TypeVar("T")
 
 #: Transient errors worth retrying besides RetriableError (network blips).
@@ -240,6 +242,11 @@ class SinkPipeline(_Stages):
             batch.append((message, record))
         written = self._put(batch, failed, dead) if batch else 0
         return SinkResult(dead, written, dropped, failed)
+
+    def reject(self, exc: BaseException, message: Message, result: SinkResult) -> None:
+        """Count a queue message that could not be read at all as failed in ``result`` (stage
+        ``wire``), with the same tolerance rules as any other failed record."""
+        self._fail("wire", exc, message, result.failures, result.dead_letters)
 
     # -- stages -----------------------------------------------------------------------------
 

@@ -30,11 +30,11 @@ from ..api.connector import SinkTask, TaskContext
 from ..api.record import partition_key
 from ..storage import State, Stores, TargetState
 from . import telemetry as m
-from .pipeline import Message, SinkPipeline
+from .pipeline import Message, SinkPipeline, SinkResult
 from .targets import LoggedDeadLetters, dead_letters_for, queue_url
 from .tasks import TaskCache
 from .telemetry import Telemetry
-from .wire import from_lambda_record
+from .wire import from_lambda_record, raw_lambda_record
 
 logger = logging.getLogger("connect_core.sink")
 
@@ -138,7 +138,12 @@ class SinkRunner:
         config = connector.config
         policy = self.policies.get(queue_arn) if queue_arn.startswith("arn:") else QueuePolicy()
         dead_letters = dead_letters_for(config.errors.dead_letter_queue or policy.dead_letter_arn)
-        messages = [from_lambda_record(r) for r in records]
+        messages, unreadable = [], []
+        for record in records:
+            try:
+                messages.append(from_lambda_record(record))
+            except Exception as exc:  # noqa: BLE001 - one malformed message must not fail the batch
+                unreadable.append((raw_lambda_record(record), exc))
         result = SinkBatchResult()
 
         if getattr(config, "deduplicate", False):
@@ -149,9 +154,12 @@ class SinkRunner:
 
         pipeline = SinkPipeline(config, task, 0, clock=self.clock)
         started = time.perf_counter()
-        outcome = pipeline.deliver(messages) if messages else None
-        if outcome is None:
+        if not messages and not unreadable:
             return result
+        outcome = pipeline.deliver(messages) if messages else SinkResult([], 0, 0)
+        for raw, exc in unreadable:
+            pipeline.reject(exc, raw, outcome)
+            messages.append(raw)
 
         result.written, result.dropped = outcome.written, outcome.dropped
         letters = list(outcome.dead_letters)

@@ -138,6 +138,15 @@ def from_sqs(body: str, attributes: Mapping[str, Any], message_id: str | None = 
                    meta.get("offset", {}), meta.get("timestamp"), message_id, receive_count)
 
 
+def raw_lambda_record(record: Mapping[str, Any]) -> Message:
+    """A Lambda event record as it arrived, for the dead letter of one ``from_lambda_record`` could
+    not read: its body as bytes and its string attributes as headers."""
+    attributes = record.get("messageAttributes", {})
+    headers = {name: v for name in attributes if isinstance(v := _attribute(attributes, name), str)}
+    return Message(str(record.get("body", "")).encode("utf-8"), None, None, headers, {}, {}, None,
+                   record.get("messageId"), int(record.get("attributes", {}).get("ApproximateReceiveCount", 1)))
+
+
 def from_lambda_record(record: Mapping[str, Any]) -> Message:
     """A record of an SQS-triggered Lambda event (``event["Records"][i]``)."""
     return from_sqs(record["body"], record.get("messageAttributes", {}), record["messageId"],

@@ -261,6 +261,26 @@ def test_with_tolerance_none_a_poison_record_is_retried_then_dead_lettered_with_
     assert [json.loads(line)["value"] for line in (tmp_path / "out.jsonl").read_text().splitlines()] == [{"ok": True}]
 
 
+@pytest.mark.parametrize("tolerance", ["none", "all"])
+def test_a_message_whose_record_attribute_is_malformed_fails_alone(stores, queues, tmp_path, clock, tolerance):
+    deploy(stores, sink_config(queues, tmp_path / "out.jsonl", errors={"tolerance": tolerance}), [{}])
+    sqs = aws.client("sqs")
+    sqs.send_message(QueueUrl=queues["url"], MessageBody='{"ok": 1}')
+    sqs.send_message(QueueUrl=queues["url"], MessageBody='{"ok": 2}', MessageAttributes={
+        "connect.record": {"DataType": "String", "StringValue": "{truncated"}})
+
+    responses = deliver(queues, SinkRunner(stores, clock=clock))
+
+    assert [json.loads(line)["value"] for line in (tmp_path / "out.jsonl").read_text().splitlines()] == [{"ok": 1}]
+    [letter] = dead_letters(queues)
+    assert letter["stage"] == "wire" and letter["error"]["message"]
+    assert letter["record"]["value_base64"] == "eyJvayI6IDJ9"  # the body as it arrived, '{"ok": 2}'
+    assert letter["record"]["headers"]["connect.record"] == "{truncated"
+    # tolerance none: returned to the queue until its last delivery, then dead-lettered with the cause
+    assert letter["deliveries"] == (3 if tolerance == "none" else 1)
+    assert sum(1 for r in responses if r["batchItemFailures"]) == (2 if tolerance == "none" else 0)
+
+
 def test_direct_mode_hands_records_to_the_sink_in_the_same_invocation(stores, tmp_path, clock):
     sink = {"name": "direct-files", "connector": "file-sink", "path": str(tmp_path / "direct.jsonl"),
             "format": "record"}
