@@ -59,6 +59,10 @@ CONTENT_TYPE = "application/x-ndjson"
 
 class S3SinkConfig(SinkConnectorConfig):
     bucket: str = Field(description="Target bucket name (not an ARN or URL).")
+    deduplicate: bool = Field(
+        True, description="Skip records already written (a DynamoDB ledger of record identities), so a "
+                          "batch SQS redelivers in another grouping is not stored twice. On by default for "
+                          "S3; off saves a DynamoDB read and write per record and allows such duplicates.")
     prefix: str = Field("", max_length=512, description="Key prefix of every object, e.g. 'raw/orders'; "
                                                         "leading and trailing slashes are ignored.")
     path_format: str = Field(
@@ -177,8 +181,10 @@ class S3Object:
 
 
 class S3SinkTask(SinkTask[S3SinkConfig]):
-    #: Object names come from the records' identities: writing a batch again overwrites the same objects.
-    idempotent = True
+    #: Object names come from the records' identities: writing the same batch again overwrites the
+    #: same objects. A batch redelivered in another grouping gets other names, so on its own the sink
+    #: is not idempotent: ``deduplicate`` (on by default) makes it so.
+    idempotent = False
 
     def start(self) -> None:
         from zoneinfo import ZoneInfo
