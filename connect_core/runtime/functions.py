@@ -58,9 +58,9 @@ def source_tick(event: Mapping[str, Any], context: Any, metrics: MetricsSink | N
     from .source_runner import SourceRunner
 
     name, task = event["connector"], int(event["task"])
-    if metrics is not None and hasattr(metrics, "add_dimension"):
-        metrics.add_dimension(name="Connector", value=name)
-    runner = SourceRunner(_stores(), owner=context.aws_request_id, tasks=_tasks(), telemetry=Telemetry(metrics),
+    telemetry = Telemetry(metrics)
+    telemetry.for_connector(name)
+    runner = SourceRunner(_stores(), owner=context.aws_request_id, tasks=_tasks(), telemetry=telemetry,
                           request_reconfiguration=start_reconfiguration)
     return runner.tick(name, task, context.get_remaining_time_in_millis).to_dict()
 

@@ -113,6 +113,8 @@ class SinkRunner:
                       remaining_ms: Callable[[], int]) -> SinkBatchResult:
         all_failed = SinkBatchResult(failures=[r["messageId"] for r in records])
         name = self.stores.configs.connector_for_queue(queue_arn)
+        if name:
+            self.telemetry.for_connector(name)
         entry = self.stores.configs.get_connector(name) if name else None
         if entry is None:
             logger.error("no sink connector reads this queue: the batch is returned",

@@ -15,6 +15,16 @@ class Telemetry:
     def __init__(self, metrics: MetricsSink | None = None) -> None:
         self._metrics = metrics
         self.totals: dict[str, float] = {}
+        self.connector: str | None = None
+
+    def for_connector(self, name: str) -> None:
+        """Give this invocation's metrics the ``Connector`` dimension (once: one invocation serves
+        one connector, a source task's schedule or a sink's queue)."""
+        if self.connector is None:
+            self.connector = name
+            add_dimension = getattr(self._metrics, "add_dimension", None)
+            if add_dimension is not None:
+                add_dimension(name="Connector", value=name)
 
     def count(self, name: str, value: float, unit: str = "Count") -> None:
         self.totals[name] = self.totals.get(name, 0) + value

@@ -84,7 +84,7 @@ def test_scheduler_tick_event_runs_the_task_and_reports_emf_metrics(deployment, 
     assert emf[-1]["Connector"] == "demo-source"
 
 
-def test_sqs_event_with_a_poison_message_fails_only_that_message(deployment):
+def test_sqs_event_with_a_poison_message_fails_only_that_message(deployment, capsys):
     stores = deployment["stores"]
     event = load_event("sqs_batch")
     for record in event["Records"]:
@@ -101,6 +101,8 @@ def test_sqs_event_with_a_poison_message_fails_only_that_message(deployment):
     [line] = deployment["out"].read_text().splitlines()
     assert json.loads(line)["value"] == {"partition": 0, "seq": 0, "pipeline": "demo"}
     assert json.loads(line)["offset"] == {"seq": 0}
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert emf and emf[-1]["Connector"] == "demo-sink"  # sink metrics are per connector too
 
 
 def test_an_sqs_event_from_an_unbound_queue_is_returned_whole(deployment):
