@@ -74,7 +74,7 @@ def test_sam_build_builds_the_layer_and_every_function(tmp_path):
     assert (layer / "connect_core" / "runtime" / "source_runner.py").exists()
     assert list((layer / "connect_core" / "runtime" / "__pycache__").glob("source_runner.*.pyc"))
     for function in ("SourcePollerFunction", "SinkConsumerFunction", "ReconfigureFunction",
-                     "ConnectorResourceFunction"):
+                     "ConnectorResourceFunction", "AdminApiFunction"):
         assert (build / function / "app.py").exists()
 
 
@@ -90,7 +90,9 @@ def test_every_function_uses_the_layer_and_a_thin_handler(template):
 def test_permissions_come_from_sam_policy_templates_scoped_to_resources(template):
     allowed_statement_actions = {"scheduler:ListSchedules", "scheduler:DeleteSchedule", "scheduler:GetSchedule",
                                  "scheduler:CreateSchedule", "scheduler:UpdateSchedule", "iam:PassRole",
-                                 "states:DescribeExecution"}
+                                 "states:DescribeExecution", "lambda:ListEventSourceMappings",
+                                 "lambda:UpdateEventSourceMapping"}
+    not_resource_scoped = {"scheduler:ListSchedules", "lambda:ListEventSourceMappings"}  # IAM offers no ARN
     for name, resource in template["Resources"].items():
         if resource["Type"] not in ("AWS::Serverless::Function", "AWS::Serverless::StateMachine"):
             continue
@@ -103,7 +105,7 @@ def test_permissions_come_from_sam_policy_templates_scoped_to_resources(template
                     actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
                     assert set(actions) <= allowed_statement_actions, (name, actions)
                     if statement["Resource"] == "*":
-                        assert actions == ["scheduler:ListSchedules"], (name, actions)  # not resource-scoped in IAM
+                        assert set(actions) <= not_resource_scoped, (name, actions)
             else:
                 [(policy_template, _args)] = policy.items()
                 assert policy_template.endswith("Policy"), (name, policy_template)
@@ -151,3 +153,57 @@ def test_samconfig_has_the_environments_users_deploy_to():
     assert config["version"] == 0.1
     for environment in ("default", "dev", "prod", "localstack"):
         assert "deploy" in config[environment], environment
+
+
+# -- the admin API and the dashboard ----------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def translated() -> dict:
+    """template.yaml as CloudFormation after the SAM transform (offline, as the local runtime does it)."""
+    from connect_core.local.template import load_template
+
+    return load_template(ROOT / "template.yaml", {"Environment": "dev"}, region="us-east-1").resources
+
+
+def test_every_admin_api_route_requires_iam_and_reaches_the_admin_function(template, translated):
+    auth = template["Resources"]["AdminApi"]["Properties"]["Auth"]
+    assert auth["DefaultAuthorizer"] == "AWS_IAM" and auth["EnableIamAuthorizer"] is True
+    [api] = [r for r in translated.values() if r["Type"] == "AWS::ApiGatewayV2::Api"]
+    routes = {(path, method): operation for path, methods in api["Properties"]["Body"]["paths"].items()
+              for method, operation in methods.items()}
+    assert set(routes) == {("/", "get"), ("/{proxy+}", "x-amazon-apigateway-any-method")}
+    for operation in routes.values():
+        assert operation["security"] == [{"AWS_IAM": []}]
+        integration = operation["x-amazon-apigateway-integration"]
+        assert integration["payloadFormatVersion"] == "2.0"
+        assert "AdminApiFunction.Arn" in json.dumps(integration["uri"])
+
+
+def test_the_admin_function_answers_within_the_http_apis_30_seconds(template):
+    function = template["Resources"]["AdminApiFunction"]["Properties"]
+    assert function["Timeout"] < 30
+    assert function["Handler"] == "app.handler" and function["CodeUri"] == "functions/admin_api/"
+
+
+def test_the_admin_function_may_toggle_only_the_sink_functions_mappings(template):
+    statements = [s for p in template["Resources"]["AdminApiFunction"]["Properties"]["Policies"]
+                  if "Statement" in p for s in p["Statement"]]
+    [update] = [s for s in statements if "lambda:UpdateEventSourceMapping" in s["Action"]]
+    assert update["Condition"] == {"ArnLike": {"lambda:FunctionArn": {"Fn::GetAtt": ["SinkConsumerFunction", "Arn"]}}}
+
+
+def test_the_dashboard_shows_every_metric_the_runtime_emits(template):
+    from connect_core.runtime import telemetry
+
+    emitted = {value for name, value in vars(telemetry).items() if name.isupper() and isinstance(value, str)}
+    namespace = template["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
+    body_text = template["Resources"]["ConnectorDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    body = json.loads(re.sub(r"\$\{[^}]+\}", "x", body_text))
+    expressions = [m["expression"] for w in body["widgets"] if w["type"] == "metric"
+                   for row in w["properties"]["metrics"] for m in row if isinstance(m, dict) and "expression" in m]
+    shown = {name for e in expressions if f"{{{namespace}," in e for name in re.findall(r'MetricName="(\w+)"', e)}
+    assert shown == emitted
+    titles = " ".join(w["properties"].get("title", "") for w in body["widgets"]).lower()
+    for topic in ("throughput", "failures", "dead-letter queue depth", "lag"):
+        assert topic in titles, topic
+    assert any("ApproximateNumberOfMessagesVisible" in e and "DeadLetter" in e for e in expressions)

@@ -1,0 +1,177 @@
+"""The admin API's request and response bodies, in Kafka Connect's JSON shapes.
+
+The handlers build their answers with these models and the OpenAPI document is generated from
+them, so what the document promises is what the API sends. Unlike Kafka Connect, config values
+are typed JSON (numbers, booleans, objects), not strings: the connector configs are typed models.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..config.base import NAME_PATTERN
+
+ConnectorType = Literal["source", "sink", "unknown"]
+StateName = Literal["UNASSIGNED", "RUNNING", "PAUSED", "STOPPED", "FAILED", "RESTARTING", "DESTROYED"]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ServerInfo(_Body):
+    """``GET /``: what runs behind the API."""
+
+    version: str = Field(description="Version of connect_core serving the API.")
+    commit: str = Field(description="Source revision, when the deployment knows it; else empty.")
+    kafka_cluster_id: str = Field(description="Kafka Connect's cluster id field: here the id of the "
+                                              "deployment (the configs table it manages).")
+
+
+class TaskId(_Body):
+    connector: str
+    task: int = Field(ge=0)
+
+
+class ConnectorInfo(_Body):
+    """A connector's config and its tasks."""
+
+    name: str
+    config: dict[str, Any] = Field(description="The stored config: every key given, typed.")
+    tasks: list[TaskId] = Field(description="The live tasks (none while the connector is STOPPED).")
+    type: ConnectorType
+
+
+class CreateConnectorRequest(_Body):
+    """``POST /connectors``."""
+
+    name: str = Field(pattern=NAME_PATTERN,
+                      description="Connector name; must equal config.name when that is given.")
+    config: dict[str, Any] = Field(description="The connector config (see the configuration reference). "
+                                               "Kafka's 'connector.class' and 'tasks.max' are accepted as "
+                                               "'connector' and 'max_tasks'.")
+
+
+class ConnectorState(_Body):
+    state: StateName
+    worker_id: str = Field(description="Who reported the state: 'reconfigure' (the state machine) or "
+                                       "'admin-api' (this API).")
+    trace: str | None = Field(None, exclude_if=lambda v: v is None,
+                              description="The error, when the state is FAILED (absent otherwise).")
+
+
+class TaskState(_Body):
+    id: int = Field(ge=0)
+    state: StateName
+    worker_id: str = Field(description="The Lambda request that last ran the task; 'unassigned' before "
+                                       "its first run, 'admin-api' when this API restarted it.")
+    trace: str | None = Field(None, exclude_if=lambda v: v is None,
+                              description="The error, when the state is FAILED (absent otherwise).")
+
+
+class ConnectorStateInfo(_Body):
+    """``GET /connectors/{name}/status``."""
+
+    name: str
+    connector: ConnectorState
+    tasks: list[TaskState]
+    type: ConnectorType
+
+
+class ConnectorExpansion(_Body):
+    """One connector of ``GET /connectors?expand=...``."""
+
+    status: ConnectorStateInfo | None = None
+    info: ConnectorInfo | None = None
+
+
+class TaskInfo(_Body):
+    """One task of ``GET /connectors/{name}/tasks``."""
+
+    id: TaskId
+    config: dict[str, Any] = Field(description="The task config the connector's split produced.")
+
+
+class PluginInfo(_Body):
+    """One entry of ``GET /connector-plugins``."""
+
+    class_: str = Field(alias="class", description="What a config's 'connector' (or 'type') takes.")
+    type: Literal["source", "sink", "transformation", "predicate", "converter"]
+    version: str
+
+
+class ConfigKeyInfo(_Body):
+    """How one config key is defined (Kafka's ConfigKeyInfo)."""
+
+    name: str
+    type: str = Field(description="STRING, INT, LONG, DOUBLE, BOOLEAN, LIST, PASSWORD (a secret "
+                                  "reference) or OBJECT (a nested config).")
+    required: bool
+    default_value: str | None = Field(description="The default as JSON text; null when required.")
+    importance: Literal["HIGH", "MEDIUM", "LOW"]
+    documentation: str
+    group: str
+    width: Literal["NONE", "SHORT", "MEDIUM", "LONG"]
+    display_name: str
+    dependents: list[str]
+    order: int
+
+
+class ConfigValueInfo(_Body):
+    """The value given for one key and what is wrong with it (Kafka's ConfigValueInfo)."""
+
+    name: str
+    value: Any = Field(None, description="The value given, else the default (typed JSON).")
+    recommended_values: list[Any]
+    errors: list[str]
+    visible: bool
+
+
+class ConfigInfo(_Body):
+    definition: ConfigKeyInfo
+    value: ConfigValueInfo
+
+
+class ConfigInfos(_Body):
+    """``PUT /connector-plugins/{type}/config/validate``: every key with its errors."""
+
+    name: str = Field(description="The connector plugin validated against.")
+    error_count: int = Field(ge=0)
+    groups: list[str]
+    configs: list[ConfigInfo]
+
+
+class ConnectorOffset(_Body):
+    partition: dict[str, Any] = Field(min_length=1, description="A source partition, as the task reports it.")
+    offset: dict[str, Any] | None = Field(description="Its offset; null in a PATCH removes the partition's "
+                                                      "offset (the source reads it from the start).")
+
+
+class ConnectorOffsets(_Body):
+    """``GET``/``PATCH /connectors/{name}/offsets`` (KIP-875)."""
+
+    offsets: list[ConnectorOffset]
+
+
+class Message(_Body):
+    message: str
+
+
+class ErrorMessage(_Body):
+    """Every error answer: Kafka Connect's ``{error_code, message}``, plus per-field errors of a
+    connector config where there are any."""
+
+    error_code: int
+    message: str
+    errors: dict[str, list[str]] | None = Field(
+        None, description="Config errors by field path ('' for the config as a whole).")
+
+
+#: Every model the OpenAPI document describes, in a stable order.
+ALL_MODELS: tuple[type[BaseModel], ...] = (
+    ServerInfo, TaskId, ConnectorInfo, CreateConnectorRequest, ConnectorState, TaskState,
+    ConnectorStateInfo, ConnectorExpansion, TaskInfo, PluginInfo, ConfigKeyInfo, ConfigValueInfo,
+    ConfigInfo, ConfigInfos, ConnectorOffset, ConnectorOffsets, Message, ErrorMessage,
+)
