@@ -18,7 +18,7 @@ import logging
 import threading
 import zlib
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Sequence, TypeVar
 
 from pydantic import Field, field_validator, model_validator
@@ -105,14 +105,19 @@ def run_concurrently(calls: Sequence[Callable[[], T]], limit: int) -> list[T]:
     every call has finished, so nothing is left running behind the caller's back."""
     if limit <= 1 or len(calls) <= 1:
         return [call() for call in calls]
+    pool = _pool(limit)
+    futures = [pool.submit(call) for call in calls]
+    wait(futures)
+    return [future.result() for future in futures]
+
+
+def _pool(limit: int) -> ThreadPoolExecutor:
     pool = _pools.get(limit)
     if pool is None:
         with _clients_lock:
             pool = _pools.get(limit) or _pools.setdefault(
                 limit, ThreadPoolExecutor(max_workers=limit, thread_name_prefix=f"rocketmq-{limit}"))
-    futures = [pool.submit(call) for call in calls]
-    wait(futures)
-    return [future.result() for future in futures]
+    return pool
 
 
 def split_queues(queues: Sequence[Any], max_tasks: int) -> list[list[Any]]:
@@ -145,6 +150,13 @@ class RocketMQSourceTask(SourceTask[RocketMQSourceConfig]):
         self.queues = [MessageQueue(b, t, q) for b, t, q in self.task_config["queues"]]
         self._skipped: dict[str, tuple[int, int]] = {}
         self._first_queue = -1  # the queue a poll starts at moves on by one each poll
+        #: Pulls already on their way for the next poll: queue index -> ((offset, ask), future).
+        self._ahead: dict[int, tuple[tuple[int, int], Future[tuple[list[ConnectRecord], int]]]] = {}
+
+    def stop(self) -> None:
+        for _, future in self._ahead.values():
+            future.cancel()
+        self._ahead.clear()
 
     def partitions(self) -> Sequence[Partition]:
         return [queue_partition(self.config.cluster, mq) for mq in self.queues]
@@ -164,6 +176,7 @@ class RocketMQSourceTask(SourceTask[RocketMQSourceConfig]):
         # evenly, each poll starting at the next queue: no queue starves another.
         first = self._first_queue = (self._first_queue + 1) % max(1, len(self.queues))
         active = list(positions)[first:] + list(positions)[:first]
+        more: set[int] = set()  # queues whose last pull found messages: likely more to come
         while budget > 0 and active:
             share = max(1, budget // len(active))
             asks = []
@@ -173,10 +186,10 @@ class RocketMQSourceTask(SourceTask[RocketMQSourceConfig]):
                     break
                 asks.append((i, ask))
                 budget -= ask
-            pulls = run_concurrently([self._puller(i, positions[i], ask) for i, ask in asks],
-                                     self.config.pull_concurrency)
+            pulls = self._pull_round(asks, positions)
             progressing = []
             for (i, ask), (batch, next_offset) in zip(asks, pulls):
+                (more.add if batch else more.discard)(i)
                 offset = positions[i]
                 positions[i] = next_offset
                 budget += ask - len(batch)  # unused budget goes back to the next round
@@ -190,7 +203,43 @@ class RocketMQSourceTask(SourceTask[RocketMQSourceConfig]):
                 if next_offset != offset:
                     progressing.append(i)
             active = progressing
+        self._pull_ahead(more, positions)
         return records
+
+    def _pull_round(self, asks: list[tuple[int, int]],
+                    positions: dict[int, int]) -> list[tuple[list[ConnectRecord], int]]:
+        """One pull per (queue, ask): the answer of a pull made ahead for exactly that position and
+        size when it found messages (messages at an offset never change), else a pull now."""
+        results: dict[int, tuple[list[ConnectRecord], int]] = {}
+        for i, ask in asks:
+            ahead = self._ahead.pop(i, None)
+            if ahead is not None and ahead[0] == (positions[i], ask):
+                try:
+                    batch, next_offset = ahead[1].result()
+                except Exception:  # noqa: BLE001 - e.g. a connection that timed out while frozen: pull again
+                    continue
+                if batch:
+                    results[i] = (batch, next_offset)
+        live = [(i, ask) for i, ask in asks if i not in results]
+        for (i, _), pulled in zip(live, run_concurrently([self._puller(i, positions[i], ask) for i, ask in live],
+                                                          self.config.pull_concurrency)):
+            results[i] = pulled
+        return [results[i] for i, _ in asks]
+
+    def _pull_ahead(self, queues: set[int], positions: dict[int, int]) -> None:
+        """Start the next poll's first pull of each queue that had messages now, so it overlaps
+        with publishing and committing this poll's records. The next poll uses it only when it
+        starts from the same position with the same size (its first round asks each queue for
+        this much); otherwise, or when it found nothing, the next poll pulls again."""
+        for _, future in self._ahead.values():
+            future.cancel()
+        self._ahead.clear()
+        if self.config.pull_concurrency <= 1 or not queues:
+            return
+        ask = min(self.config.pull_batch_size, max(1, self.config.max_poll_records // len(self.queues)))
+        pool = _pool(self.config.pull_concurrency)
+        for i in queues:
+            self._ahead[i] = ((positions[i], ask), pool.submit(self._puller(i, positions[i], ask)))
 
     def _puller(self, i: int, offset: int, max_messages: int) -> Callable[[], tuple[list[ConnectRecord], int]]:
         mq = self.queues[i]

@@ -138,6 +138,28 @@ def test_polls_share_the_budget_so_no_queue_starves(a, concurrency):
     assert [b for b in bodies if b.startswith("q0-")] == [f"q0-{i}" for i in range(30)]  # queue order kept
 
 
+def test_a_pull_made_ahead_is_used_only_where_the_next_poll_starts(a):
+    # Each poll starts the next poll's pulls ahead of time. When the records were not committed (a
+    # failed publish), the next poll starts where the last one did and must read the same messages.
+    topic = unique("ahead")
+    a.create_topic(topic, queues=1)
+    send(a, topic, 20)
+    task = task_of(source(a, topic, max_poll_records=8, pull_batch_size=8, pull_concurrency=4))
+
+    first = task.poll(OffsetMap())
+    again = task.poll(OffsetMap())  # nothing was committed
+    committed = OffsetMap.last_of(again)
+    second = task.poll(committed)
+    third = task.poll(OffsetMap.last_of(second))
+
+    def bodies(records):
+        return [r.value.decode() for r in records]
+    assert bodies(first) == bodies(again) == [f"body-{i}" for i in range(8)]
+    assert bodies(second) == [f"body-{i}" for i in range(8, 16)]
+    assert bodies(third) == [f"body-{i}" for i in range(16, 20)]
+    task.stop()
+
+
 def test_start_at_latest_or_at_a_timestamp(a):
     topic = unique("start")
     a.create_topic(topic, queues=1)
