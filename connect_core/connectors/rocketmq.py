@@ -364,13 +364,18 @@ def message_of(topic: str, value: Any, key: Any, headers: Mapping[str, str], tim
         value = value.encode()
     elif not isinstance(value, (bytes, bytearray)):
         value = json.dumps(value, separators=(",", ":"), default=str).encode()
-    if isinstance(key, (bytes, bytearray)):
-        key = bytes(key).decode("utf-8", "replace")
-    keys = headers.get(H_KEYS, "").split() or ([str(key)] if key is not None else [])
-    user = {k: v for k, v in headers.items() if not k.startswith(NOT_USER_PROPERTIES)}
+    keys_text = headers.get(H_KEYS)
+    if keys_text:
+        keys = keys_text.split()
+    elif key is None:
+        keys = []
+    else:
+        keys = [bytes(key).decode("utf-8", "replace") if isinstance(key, (bytes, bytearray)) else str(key)]
+    # bookkeeping header names all have a dot; most user property names have none (a cheap first test)
+    user = {k: v for k, v in headers.items() if "." not in k or not k.startswith(NOT_USER_PROPERTIES)}
     born = headers.get(H_BORN_TS)
-    return Message(topic=topic, body=bytes(value), tags=tags or headers.get(H_TAGS), keys=keys, properties=user,
-                   born_timestamp=int(born) if born else timestamp)
+    return Message(topic, bytes(value), tags or headers.get(H_TAGS), keys, user, 0,
+                   int(born) if born else timestamp)
 
 
 def queue_for(key: Any, queues: Sequence[Any], fallback: int) -> Any:
