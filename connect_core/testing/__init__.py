@@ -7,6 +7,8 @@ connector through the real runners on in-memory stores, and standard pytest suit
         connector = TickerConnector
         config = {"count": 25}
 
+``queues`` plays an SQS event source mapping by hand against a real or emulated queue.
+
 Names load on first use: the event factories never import pytest, the suites do.
 """
 
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
                          custom_resource_event, md5_of_message_attributes, reconfigure_abort_event,
                          reconfigure_commit_event, reconfigure_prepare_event, redelivered, scheduler_event,
                          sqs_event, sqs_record)
+    from .queues import dead_letters, deploy, drain, lambda_event, play_queue, receive_event
     from .harness import (CommitFailsOnce, FixedQueuePolicies, HarnessError, PollBudget, SinkHarness,
                           SourceHarness, record_identity)
     from .suites import ConnectorSuite, InvalidCase, SinkConnectorSuite, SourceConnectorSuite
@@ -37,6 +40,8 @@ _EXPORTS = {
     **{name: "harness" for name in (
         "CommitFailsOnce", "FixedQueuePolicies", "HarnessError", "PollBudget", "SinkHarness", "SourceHarness",
         "record_identity")},
+    **{name: "queues" for name in (
+        "dead_letters", "deploy", "drain", "lambda_event", "play_queue", "receive_event")},
     **{name: "suites" for name in ("ConnectorSuite", "InvalidCase", "SinkConnectorSuite", "SourceConnectorSuite")},
 }
 

@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from connect_core import aws
-from conftest import Reply, Webhook, config, order
+from http_support import Reply, Webhook, config, order
 
 pytestmark = pytest.mark.integration
 

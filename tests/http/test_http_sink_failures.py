@@ -10,7 +10,7 @@ import socket
 import pytest
 
 from connect_core import aws
-from conftest import Reply, config, order
+from http_support import Reply, config, order
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ import pytest
 from connect_core.runtime import functions
 from connect_core.runtime.sink_runner import SinkRunner
 from connect_core.storage import State, Stores
-from conftest import FOREVER, Reply, dead_letters, lambda_event, order
+from http_support import FOREVER, Reply, dead_letters, lambda_event, order
 
 pytestmark = pytest.mark.integration
 

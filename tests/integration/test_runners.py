@@ -18,6 +18,7 @@ from connect_core.errors import StaleEpochError
 from connect_core.runtime.sink_runner import SinkRunner
 from connect_core.runtime.source_runner import SourceRunner
 from connect_core.storage import State, Stores, TargetState
+from connect_core.testing import dead_letters as drain_dead_letters, play_queue
 
 pytestmark = pytest.mark.integration
 
@@ -77,39 +78,12 @@ def sink_config(queues, path: Path, **overrides):
 
 def deliver(queues, runner: SinkRunner, rounds: int = 20) -> list[dict]:
     """Play the event source mapping until the queue is empty; returns the responses."""
-    sqs = aws.client("sqs")
-    responses = []
-    for _ in range(rounds):
-        received = sqs.receive_message(QueueUrl=queues["url"], MaxNumberOfMessages=10,
-                                       MessageAttributeNames=["All"], AttributeNames=["All"]).get("Messages", [])
-        if not received:
-            break
-        event = {"Records": [{
-            "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-            "attributes": m["Attributes"], "md5OfBody": m["MD5OfBody"], "eventSource": "aws:sqs",
-            "eventSourceARN": queues["arn"], "awsRegion": "us-east-1",
-            "messageAttributes": {k: {"stringValue": v.get("StringValue"), "dataType": v["DataType"],
-                                      "stringListValues": [], "binaryListValues": []}
-                                  for k, v in m.get("MessageAttributes", {}).items()}} for m in received]}
-        response = runner.handle(event).response()
-        responses.append(response)
-        failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
-        for m in received:
-            if m["MessageId"] not in failed:
-                sqs.delete_message(QueueUrl=queues["url"], ReceiptHandle=m["ReceiptHandle"])
-    return responses
+    return [response for _, response in
+            play_queue(queues["url"], queues["arn"], lambda event: runner.handle(event).response(), rounds=rounds)]
 
 
 def dead_letters(queues) -> list[dict]:
-    sqs = aws.client("sqs")
-    out = []
-    while True:
-        got = sqs.receive_message(QueueUrl=queues["dlq_url"], MaxNumberOfMessages=10).get("Messages", [])
-        if not got:
-            return out
-        for m in got:
-            out.append(json.loads(m["Body"]))
-            sqs.delete_message(QueueUrl=queues["dlq_url"], ReceiptHandle=m["ReceiptHandle"])
+    return drain_dead_letters(queues["dlq_url"])
 
 
 def written(path: Path) -> list[tuple[int, int]]:

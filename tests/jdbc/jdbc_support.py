@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from connect_core import aws
+from connect_core import aws, testing
 from connect_core.runtime.sink_runner import SinkRunner
 from connect_core.runtime.wire import from_sqs
 
@@ -15,62 +15,27 @@ FOREVER = lambda: 600_000  # noqa: E731 - remaining Lambda time that never runs 
 
 def deploy(stores: Any, config: dict[str, Any], task_configs: list[dict[str, Any]] | None = None) -> None:
     """Store a connector and its task configs as the reconfigure state machine would."""
-    from connect_core.config import validate_config
-
-    connector = validate_config(config)
-    stores.configs.put_connector(config["name"], config)
-    stores.configs.put_task_configs(config["name"], task_configs or connector.task_configs(config.get("max_tasks", 1)),
-                                    generation=1)
-    if config.get("source_queue"):
-        stores.configs.bind_queue(config["source_queue"], config["name"])
+    testing.deploy(stores, config, task_configs)
 
 
 def lambda_event(queue_arn: str, received: list[dict[str, Any]]) -> dict[str, Any]:
     """ReceiveMessage results in the shape the SQS event source mapping hands a function."""
-    return {"Records": [{
-        "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-        "attributes": m["Attributes"], "md5OfBody": m["MD5OfBody"], "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn, "awsRegion": "us-east-1",
-        "messageAttributes": {k: {"stringValue": v.get("StringValue"), "dataType": v["DataType"],
-                                  "stringListValues": [], "binaryListValues": []}
-                              for k, v in m.get("MessageAttributes", {}).items()}} for m in received]}
+    return testing.lambda_event(queue_arn, received)
 
 
 def deliver(queues: dict[str, str], runner: SinkRunner, rounds: int = 30) -> list[dict[str, Any]]:
-    """Play the event source mapping until the queue is empty: receive, hand the batch to the
-    runner, delete what it did not report as failed. Returns the responses."""
-    sqs = aws.client("sqs")
-    responses = []
-    for _ in range(rounds):
-        received = sqs.receive_message(QueueUrl=queues["url"], MaxNumberOfMessages=10,
-                                       MessageAttributeNames=["All"], AttributeNames=["All"]).get("Messages", [])
-        if not received:
-            break
-        response = runner.handle(lambda_event(queues["arn"], received)).response()
-        responses.append(response)
-        failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
-        for m in received:
-            if m["MessageId"] not in failed:
-                sqs.delete_message(QueueUrl=queues["url"], ReceiptHandle=m["ReceiptHandle"])
-    return responses
+    """Play the event source mapping until the queue is empty. Returns the responses."""
+    return [response for _, response in
+            testing.play_queue(queues["url"], queues["arn"], lambda e: runner.handle(e).response(), rounds=rounds)]
 
 
 def drain(url: str) -> list[dict[str, Any]]:
     """Every message of a queue (deleted): the DLQ's letters, or what a source published."""
-    sqs = aws.client("sqs")
-    out = []
-    while True:
-        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"],
-                                  AttributeNames=["All"]).get("Messages", [])
-        if not got:
-            return out
-        for m in got:
-            out.append(m)
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    return testing.drain(url)
 
 
 def dead_letters(queues: dict[str, str]) -> list[dict[str, Any]]:
-    return [json.loads(m["Body"]) for m in drain(queues["dlq_url"])]
+    return testing.dead_letters(queues["dlq_url"])
 
 
 def published(url: str) -> list[dict[str, Any]]:

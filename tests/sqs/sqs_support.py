@@ -3,11 +3,10 @@ connector into the stores, and the event source mapping played by hand."""
 
 from __future__ import annotations
 
-import base64
 import json
 from typing import Any
 
-from connect_core import aws
+from connect_core import aws, testing
 from connect_core.storage import Stores
 
 FOREVER = lambda: 600_000  # noqa: E731 - remaining Lambda time that never runs out
@@ -62,49 +61,15 @@ class Queue:
 
 def deploy(stores: Stores, config: dict[str, Any], task_configs: list[dict[str, Any]] | None = None) -> None:
     """Store a connector and its task configs as the reconfigure state machine would."""
-    from connect_core.config import validate_config
-
-    connector = validate_config(config)
-    stores.configs.put_connector(config["name"], config)
-    stores.configs.put_task_configs(config["name"], task_configs or connector.task_configs(config.get("max_tasks", 1)),
-                                    generation=1)
-    if config.get("source_queue"):
-        stores.configs.bind_queue(config["source_queue"], config["name"])
+    testing.deploy(stores, config, task_configs)
 
 
 def lambda_event(queue: Queue, messages: list[dict[str, Any]]) -> dict[str, Any]:
-    """The SQS event source mapping's event for received messages, in the shape of
-    tests/events/sqs_batch.json (lower-camel attribute keys, string values)."""
-    def attribute(value: dict[str, Any]) -> dict[str, Any]:
-        out = {"dataType": value["DataType"], "stringListValues": [], "binaryListValues": []}
-        if "StringValue" in value:
-            out["stringValue"] = value["StringValue"]
-        if "BinaryValue" in value:
-            out["binaryValue"] = base64.b64encode(value["BinaryValue"]).decode()
-        return out
-
-    return {"Records": [{
-        "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-        "attributes": {k: str(v) for k, v in m.get("Attributes", {}).items()},
-        "messageAttributes": {k: attribute(v) for k, v in m.get("MessageAttributes", {}).items()},
-        "md5OfBody": m["MD5OfBody"], "eventSource": "aws:sqs", "eventSourceARN": queue.arn,
-        "awsRegion": "us-east-1"} for m in messages]}
+    """The SQS event source mapping's event for received messages (tests/events/sqs_batch.json's shape)."""
+    return testing.lambda_event(queue.arn, messages)
 
 
 def deliver(queue: Queue, runner: Any, rounds: int = 20) -> list[dict[str, Any]]:
-    """Play the event source mapping: receive, hand the event to the sink runner, delete what it
-    did not report as failed; until the queue is empty. Returns the responses."""
-    sqs = aws.client("sqs")
-    responses = []
-    for _ in range(rounds):
-        received = sqs.receive_message(QueueUrl=queue.url, MaxNumberOfMessages=10, MessageAttributeNames=["All"],
-                                       MessageSystemAttributeNames=["All"]).get("Messages", [])
-        if not received:
-            break
-        response = runner.handle(lambda_event(queue, received)).response()
-        responses.append(response)
-        failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
-        for m in received:
-            if m["MessageId"] not in failed:
-                sqs.delete_message(QueueUrl=queue.url, ReceiptHandle=m["ReceiptHandle"])
-    return responses
+    """Play the event source mapping until the queue is empty. Returns the responses."""
+    return [response for _, response in
+            testing.play_queue(queue.url, queue.arn, lambda e: runner.handle(e).response(), rounds=rounds)]
