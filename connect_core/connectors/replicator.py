@@ -33,6 +33,7 @@ from ..config.base import ConverterConfig, BytesConverterConfig
 from ..errors import ConfigError
 from ..runtime.pipeline import Message as WireMessage
 from ..runtime.targets import Publisher, PublishError
+from ..runtime import telemetry as metrics
 from ..runtime.telemetry import Telemetry
 from .rocketmq import (
     _NAMESRV,
@@ -228,8 +229,8 @@ class ReplicatorPublisher(Publisher):
         if runs:
             self._record_syncs(list(runs.values()))
         if oldest_stored is not None:
-            self.telemetry.count("ReplicationLatencyMs", self.clock() * 1000 - oldest_stored, unit="Milliseconds")
-        self.telemetry.count("RecordsReplicated", sum(len(v) for v in by_queue.values()))
+            self.telemetry.count(metrics.REPLICATION_LATENCY, self.clock() * 1000 - oldest_stored, unit="Milliseconds")
+        self.telemetry.count(metrics.RECORDS_REPLICATED, sum(len(v) for v in by_queue.values()))
 
     def _sender(self, queue: Any, items: list[tuple[WireMessage, Any]]) -> Callable[[], list[tuple[list[Any], Any]]]:
         """Sends one queue's messages: one request per run of equal born timestamps (a batch request
@@ -289,7 +290,7 @@ class ReplicatorPublisher(Publisher):
         """Once per tick: a heartbeat, the consumer-group checkpoints, and the lag in seconds."""
         self.heartbeat()
         Checkpointer(self.config, self.stores, task.queues).run()
-        self.telemetry.count("ReplicationLagSeconds", self.lag_seconds(task, offsets), unit="Seconds")
+        self.telemetry.count(metrics.REPLICATION_LAG_SECONDS, self.lag_seconds(task, offsets), unit="Seconds")
 
     def lag_seconds(self, task: Any, offsets: OffsetMap) -> float:
         """Age of the oldest message not replicated yet (0 when caught up)."""

@@ -45,3 +45,7 @@ RECORDS_DROPPED = "RecordsDropped"
 BATCH_LATENCY = "BatchLatency"
 SOURCE_LAG = "SourceLagRecords"
 TICKS_SKIPPED = "TicksSkipped"
+# the Replicator's
+RECORDS_REPLICATED = "RecordsReplicated"
+REPLICATION_LAG_SECONDS = "ReplicationLagSeconds"
+REPLICATION_LATENCY = "ReplicationLatencyMs"
