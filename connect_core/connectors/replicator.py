@@ -160,6 +160,28 @@ class ReplicatorTask(RocketMQSourceTask):
                              {"queue_offset": m.queue_offset + 1}, m.born_timestamp, headers=headers)
 
 
+#: Headers of a replicator record that are not properties of the replica (ReplicatorTask.record).
+BOOKKEEPING_HEADERS = (H_TOPIC, H_TAGS, H_KEYS, H_BORN_TS, H_STORE_TS, LOOP_HEADER)
+
+
+def replica_of(topic: str, m: WireMessage) -> Any:
+    """The message a replicator record becomes on the target: ``message_of`` for the headers
+    ``ReplicatorTask.record`` writes (every other header, a transform's too, is a property)."""
+    from ..rocketmq import Message
+
+    headers = m.headers
+    if not isinstance(m.value, bytes):
+        return message_of(topic, m.value, m.key, headers, m.timestamp)
+    properties = dict(headers)
+    for name in BOOKKEEPING_HEADERS:
+        properties.pop(name, None)
+    keys = headers.get(H_KEYS)
+    born = headers.get(H_BORN_TS)
+    return Message(topic, m.value, headers.get(H_TAGS),
+                   keys.split() if keys else [] if m.key is None else [m.key.decode("utf-8", "replace")],
+                   properties, 0, int(born) if born else m.timestamp)
+
+
 class TokenBucket:
     """At most ``rate`` messages per second on average, bursts up to one second's worth."""
 
@@ -212,8 +234,7 @@ class ReplicatorPublisher(Publisher):
                 topic = self.config.target_topic(m.topic)
                 route = routes[m.topic] = (topic, self.target.writable_queues(topic))
             topic, queues = route
-            message = message_of(topic, m.value, m.key, m.headers, m.timestamp)
-            by_queue[queues[int(m.partition["queue"]) % len(queues)]].append((m, message))
+            by_queue[queues[int(m.partition["queue"]) % len(queues)]].append((m, replica_of(topic, m)))
         # Queues are written at the same time (up to send_concurrency); each queue's runs in order.
         sent = run_concurrently([self._sender(queue, items) for queue, items in by_queue.items()],
                                 self.config.send_concurrency)

@@ -344,6 +344,9 @@ def _decompress(body: bytes, sys_flag: int) -> bytes:
 
 
 _FIXED_HEAD = struct.Struct(">iiiiiqqiq")  # size .. born timestamp: 4+4+4+4+4+8+8+4+8 = 48 bytes
+# then, with IPv4 hosts: born ip, port, store timestamp, store ip, port, reconsume times, prepared
+# transaction offset, body length
+_V4_HOSTS = struct.Struct(">4siq4siiqi")
 
 
 def decode_message(buf: bytes | memoryview, pos: int = 0, *, broker_name: str | None = None) -> tuple[MessageExt, int]:
@@ -358,18 +361,25 @@ def decode_message(buf: bytes | memoryview, pos: int = 0, *, broker_name: str | 
         if size < _FIXED_HEAD.size or end > len(view):
             raise ProtocolError(f"message at byte {pos} claims {size} bytes, {len(view) - pos} remain")
         p = pos + _FIXED_HEAD.size
-        ip_len = 16 if sys_flag & SYSFLAG_BORNHOST_V6 else 4
-        born_ip = bytes(view[p:p + ip_len])
-        (born_port,) = struct.unpack_from(">i", view, p + ip_len)
-        p += ip_len + 4
-        (store_ts,) = struct.unpack_from(">q", view, p)
-        p += 8
-        ip_len = 16 if sys_flag & SYSFLAG_STOREHOST_V6 else 4
-        store_host_bytes = bytes(view[p:p + ip_len + 4])
-        store_port = struct.unpack_from(">i", view, p + ip_len)[0]
-        p += ip_len + 4
-        reconsume_times, prepared_tx_offset, body_len = struct.unpack_from(">iqi", view, p)
-        p += 16
+        if not sys_flag & (SYSFLAG_BORNHOST_V6 | SYSFLAG_STOREHOST_V6):  # IPv4 hosts: one unpack
+            born_ip, born_port, store_ts, store_ip, store_port, reconsume_times, prepared_tx_offset, body_len = \
+                _V4_HOSTS.unpack_from(view, p)
+            store_host_bytes = bytes(view[p + 16:p + 24])
+            ip_len = 4
+            p += _V4_HOSTS.size
+        else:
+            ip_len = 16 if sys_flag & SYSFLAG_BORNHOST_V6 else 4
+            born_ip = bytes(view[p:p + ip_len])
+            (born_port,) = struct.unpack_from(">i", view, p + ip_len)
+            p += ip_len + 4
+            (store_ts,) = struct.unpack_from(">q", view, p)
+            p += 8
+            ip_len = 16 if sys_flag & SYSFLAG_STOREHOST_V6 else 4
+            store_host_bytes = bytes(view[p:p + ip_len + 4])
+            store_port = struct.unpack_from(">i", view, p + ip_len)[0]
+            p += ip_len + 4
+            reconsume_times, prepared_tx_offset, body_len = struct.unpack_from(">iqi", view, p)
+            p += 16
         body = bytes(view[p:p + body_len]) if body_len > 0 else b""
         p += max(body_len, 0)
         if magic == MAGIC_V2:
