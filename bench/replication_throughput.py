@@ -13,7 +13,7 @@ Throughput, each measurement into a fresh topic of cluster B:
   carrying what the Replicator writes: body, keys, tags, user properties and its provenance properties;
 - Replicator: ``SourceRunner.tick`` over in-memory stores, one task, ticked until every message is on B.
 
-Rounds alternate between the two, each in turn first, after an unmeasured warm-up of each (which
+Rounds alternate between the two, each in turn first, after four unmeasured warm-up rounds of each (which
 also lets the brokers' JIT compile their hot paths). The median round of each counts: with four
 JVMs and other work sharing the machine, the best round is a lucky draw that a rerun does not
 reproduce (best rounds are reported too). Numbers are per task (both are one thread): messages/s and
@@ -557,6 +557,7 @@ def profile_round(kind: str, a: Cluster, b: Cluster, source_topic: str, count: i
 # -- the run -------------------------------------------------------------------------------------
 
 def run(a: Cluster, b: Cluster, *, messages: int, rounds: int, warmup: int, lag_rate: float, lag_seconds: float,
+        warmup_rounds: int = 1,
         profile: bool, brokers: dict[str, str], log: Callable[[str], None] = print,
         ) -> tuple[dict[str, Any], dict[str, list[int]]]:
     load_before = _load()
@@ -564,8 +565,9 @@ def run(a: Cluster, b: Cluster, *, messages: int, rounds: int, warmup: int, lag_
     warm_topic = fresh_topic(a, "warmup")
     preload(source, warm_topic, warmup)
     await_counts(source, warm_topic, lambda counts: sum(counts.values()) >= warmup)
-    for kind in KINDS:  # JIT of the brokers' JVMs, connections, page cache: not measured
-        throughput_round(kind, a, b, warm_topic, warmup)
+    for _ in range(warmup_rounds):  # JIT of the brokers' JVMs, connections, page cache: not measured
+        for kind in KINDS:
+            throughput_round(kind, a, b, warm_topic, warmup)
 
     source_topic = fresh_topic(a, "orders")
     started = time.perf_counter()
@@ -962,7 +964,10 @@ def main(argv: list[str] | None = None) -> int:
     began = time.monotonic()
     with clusters(args.clusters_from, args.broker_jit) as (a, b, brokers):
         print(f"clusters ready after {time.monotonic() - began:.0f}s")
-        result, lags = run(a, b, messages=messages, rounds=rounds, warmup=max(3000, messages // 4),
+        # Several unmeasured rounds of each: rounds kept getting faster for a while as the brokers'
+        # JIT compiled their hot paths, which made the median a measure of warming up.
+        result, lags = run(a, b, messages=messages, rounds=rounds, warmup=max(3000, messages // 2),
+                           warmup_rounds=1 if args.quick else 4,
                            lag_rate=args.lag_rate, lag_seconds=lag_seconds, profile=profile, brokers=brokers)
     plot_note = write(result, lags, args.out)
     print(json.dumps({k: {f: v[f] for f in ("messages_per_s", "mb_per_s", "python_cpu_share", "share_in_requests")}

@@ -96,7 +96,7 @@ def queue_partition(cluster: str, mq: "MessageQueue") -> dict[str, Any]:
     return {"cluster": cluster, "broker": mq.broker_name, "topic": mq.topic, "queue": mq.queue_id}
 
 
-_pools: dict[int, ThreadPoolExecutor] = {}
+_pools: dict[tuple[str, int], ThreadPoolExecutor] = {}
 
 
 def run_concurrently(calls: Sequence[Callable[[], T]], limit: int) -> list[T]:
@@ -111,12 +111,14 @@ def run_concurrently(calls: Sequence[Callable[[], T]], limit: int) -> list[T]:
     return [future.result() for future in futures]
 
 
-def _pool(limit: int) -> ThreadPoolExecutor:
-    pool = _pools.get(limit)
+def _pool(limit: int, purpose: str = "requests") -> ThreadPoolExecutor:
+    """A process-wide pool of ``limit`` threads per purpose (pulls made ahead get their own, so a
+    reader waiting for one never waits behind itself)."""
+    pool = _pools.get((purpose, limit))
     if pool is None:
         with _clients_lock:
-            pool = _pools.get(limit) or _pools.setdefault(
-                limit, ThreadPoolExecutor(max_workers=limit, thread_name_prefix=f"rocketmq-{limit}"))
+            pool = _pools.get((purpose, limit)) or _pools.setdefault(
+                (purpose, limit), ThreadPoolExecutor(max_workers=limit, thread_name_prefix=f"rocketmq-{purpose}"))
     return pool
 
 
@@ -150,8 +152,8 @@ class RocketMQSourceTask(SourceTask[RocketMQSourceConfig]):
         self.queues = [MessageQueue(b, t, q) for b, t, q in self.task_config["queues"]]
         self._skipped: dict[str, tuple[int, int]] = {}
         self._first_queue = -1  # the queue a poll starts at moves on by one each poll
-        #: Pulls already on their way for the next poll: queue index -> ((offset, ask), future).
-        self._ahead: dict[int, tuple[tuple[int, int], Future[tuple[list[ConnectRecord], int]]]] = {}
+        #: Reads already on their way for the next poll: queue index -> ((offset, share), future of its pulls).
+        self._ahead: dict[int, tuple[tuple[int, int], Future[list[tuple[int, list[ConnectRecord], int]]]]] = {}
 
     def stop(self) -> None:
         for _, future in self._ahead.values():
@@ -172,78 +174,95 @@ class RocketMQSourceTask(SourceTask[RocketMQSourceConfig]):
         budget = self.config.max_poll_records
         records: list[ConnectRecord] = []
         positions = {i: self._position(offsets, mq) for i, mq in enumerate(self.queues)}
-        # Rounds of one pull per queue (at the same time, up to pull_concurrency), the budget shared
-        # evenly, each poll starting at the next queue: no queue starves another.
+        # The budget is shared evenly over the queues, which are read at the same time (up to
+        # pull_concurrency), each by pulls one after another until it has its share or is caught
+        # up; what a caught-up queue leaves goes to the others in the next pass. Each poll starts
+        # at the next queue: no queue starves another.
         first = self._first_queue = (self._first_queue + 1) % max(1, len(self.queues))
         active = list(positions)[first:] + list(positions)[:first]
         more: set[int] = set()  # queues whose last pull found messages: likely more to come
         while budget > 0 and active:
             share = max(1, budget // len(active))
-            asks = []
+            shares = []
             for i in active:
-                ask = min(self.config.pull_batch_size, share, budget)
-                if ask <= 0:
+                allotted = min(share, budget)
+                if allotted <= 0:
                     break
-                asks.append((i, ask))
-                budget -= ask
-            pulls = self._pull_round(asks, positions)
+                shares.append((i, allotted))
+                budget -= allotted
+            readers = [self._reader(i, positions[i], allotted, self._ahead.pop(i, None)) for i, allotted in shares]
             progressing = []
-            for (i, ask), (batch, next_offset) in zip(asks, pulls):
-                (more.add if batch else more.discard)(i)
-                offset = positions[i]
-                positions[i] = next_offset
-                budget += ask - len(batch)  # unused budget goes back to the next round
-                if batch:
-                    records.extend(batch)
-                elif next_offset != offset and self._committed(offsets, self.queues[i]) == offset:
-                    # Only filtered-out messages (or deleted ones) lay between the committed offset and
-                    # next_offset: nothing to deliver, so the next poll may start after them.
-                    self._skipped[partition_key_of(queue_partition(self.config.cluster, self.queues[i]))] = \
-                        (offset, next_offset)
-                if next_offset != offset:
+            for (i, allotted), steps in zip(shares, run_concurrently(readers, self.config.pull_concurrency)):
+                got = 0
+                for offset, batch, next_offset in steps:
+                    (more.add if batch else more.discard)(i)
+                    positions[i] = next_offset
+                    got += len(batch)
+                    if batch:
+                        records.extend(batch)
+                    elif next_offset != offset and self._committed(offsets, self.queues[i]) == offset:
+                        # Only filtered-out messages (or deleted ones) lay between the committed offset
+                        # and next_offset: nothing to deliver, so the next poll may start after them.
+                        self._skipped[partition_key_of(queue_partition(self.config.cluster, self.queues[i]))] = \
+                            (offset, next_offset)
+                budget += allotted - got  # unused budget goes to the next pass
+                if steps and steps[-1][2] != steps[-1][0]:
                     progressing.append(i)
             active = progressing
         self._pull_ahead(more, positions)
         return records
 
-    def _pull_round(self, asks: list[tuple[int, int]],
-                    positions: dict[int, int]) -> list[tuple[list[ConnectRecord], int]]:
-        """One pull per (queue, ask): the answer of a pull made ahead for exactly that position and
-        size when it found messages (messages at an offset never change), else a pull now."""
-        results: dict[int, tuple[list[ConnectRecord], int]] = {}
-        for i, ask in asks:
-            ahead = self._ahead.pop(i, None)
-            if ahead is not None and ahead[0] == (positions[i], ask):
-                try:
-                    batch, next_offset = ahead[1].result()
-                except Exception:  # noqa: BLE001 - e.g. a connection that timed out while frozen: pull again
-                    continue
-                if batch:
-                    results[i] = (batch, next_offset)
-        live = [(i, ask) for i, ask in asks if i not in results]
-        for (i, _), pulled in zip(live, run_concurrently([self._puller(i, positions[i], ask) for i, ask in live],
-                                                          self.config.pull_concurrency)):
-            results[i] = pulled
-        return [results[i] for i, _ in asks]
+    def _reader(self, i: int, offset: int, allotted: int,
+                ahead: Any = None) -> Callable[[], list[tuple[int, list[ConnectRecord], int]]]:
+        """Reads queue ``i`` from ``offset``, pull after pull, until ``allotted`` records or no
+        progress; returns each pull's (offset, records, next offset). What was read ahead for
+        exactly this position and share (``_pull_ahead``) is used when it found messages (messages
+        at an offset never change); otherwise the queue is read now."""
+        mq = self.queues[i]
+        partition = queue_partition(self.config.cluster, mq)
+
+        def read() -> list[tuple[int, list[ConnectRecord], int]]:
+            steps = []
+            position, got = offset, 0
+            while got < allotted:
+                ask = min(self.config.pull_batch_size, allotted - got)
+                batch, next_offset = self._pull(mq, partition, position, ask)
+                steps.append((position, batch, next_offset))
+                got += len(batch)
+                if next_offset == position:
+                    break
+                position = next_offset
+            return steps
+
+        if ahead is None:
+            return read
+        key, future = ahead
+        if key != (offset, allotted):
+            future.cancel()
+            return read
+
+        def read_ahead_or_now() -> list[tuple[int, list[ConnectRecord], int]]:
+            try:
+                steps = future.result()
+            except Exception:  # noqa: BLE001 - e.g. a connection that timed out while frozen: read again
+                return read()
+            return steps if any(batch for _, batch, _ in steps) else read()
+        return read_ahead_or_now
 
     def _pull_ahead(self, queues: set[int], positions: dict[int, int]) -> None:
-        """Start the next poll's first pull of each queue that had messages now, so it overlaps
-        with publishing and committing this poll's records. The next poll uses it only when it
-        starts from the same position with the same size (its first round asks each queue for
-        this much); otherwise, or when it found nothing, the next poll pulls again."""
+        """Start reading the next poll's first share of each queue that had messages now, so the
+        reading overlaps with publishing and committing this poll's records. The next poll uses it
+        only when it starts from the same position with the same share (its first pass gives each
+        queue this much); otherwise, or when it found nothing, the next poll reads again."""
         for _, future in self._ahead.values():
             future.cancel()
         self._ahead.clear()
         if self.config.pull_concurrency <= 1 or not queues:
             return
-        ask = min(self.config.pull_batch_size, max(1, self.config.max_poll_records // len(self.queues)))
-        pool = _pool(self.config.pull_concurrency)
+        share = max(1, self.config.max_poll_records // len(self.queues))
+        pool = _pool(self.config.pull_concurrency, "ahead")
         for i in queues:
-            self._ahead[i] = ((positions[i], ask), pool.submit(self._puller(i, positions[i], ask)))
-
-    def _puller(self, i: int, offset: int, max_messages: int) -> Callable[[], tuple[list[ConnectRecord], int]]:
-        mq = self.queues[i]
-        return lambda: self._pull(mq, queue_partition(self.config.cluster, mq), offset, max_messages)
+            self._ahead[i] = ((positions[i], share), pool.submit(self._reader(i, positions[i], share)))
 
     def _committed(self, offsets: OffsetMap, mq: "MessageQueue") -> int | None:
         committed = offsets.get(queue_partition(self.config.cluster, mq))
