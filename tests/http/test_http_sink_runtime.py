@@ -14,11 +14,17 @@ import pytest
 from connect_core.runtime import functions
 from connect_core.runtime.sink_runner import SinkRunner
 from connect_core.storage import State, Stores
+from connect_core.testing import lambda_context
 from http_support import FOREVER, Reply, dead_letters, lambda_event, order
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def context():
+    """A Lambda context with 55_000 ms left, whatever the test's speed."""
+    return lambda_context("sink-consumer", remaining_ms=55_000)
 
 
 def load_event(name: str) -> dict:
@@ -30,23 +36,6 @@ def sink_consumer_handler():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.handler
-
-
-class Context:
-    """The attributes of a Lambda context object the handlers read."""
-
-    function_name = "sink-consumer"
-    function_version = "$LATEST"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:sink-consumer"
-    memory_limit_in_mb = 512
-    log_group_name = "/aws/lambda/sink-consumer"
-    log_stream_name = "2026/11/21/[$LATEST]0123456789abcdef"
-
-    def __init__(self) -> None:
-        self.aws_request_id = str(uuid.uuid4())
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 55_000
 
 
 @pytest.fixture
@@ -87,7 +76,7 @@ def test_the_sink_consumer_handler_posts_a_captured_batch_and_dead_letters_the_r
     for record in event["Records"]:
         record["eventSourceARN"] = queues["arn"]
 
-    response = sink_consumer_handler()(event, Context())
+    response = sink_consumer_handler()(event, context())
 
     assert response == {"batchItemFailures": []}
     assert [r.json for r in webhook.requests] == [{"order": 1, "sku": "A-1", "qty": 2},
@@ -109,8 +98,8 @@ def test_a_warm_function_reuses_its_connection_across_invocations(webhook, queue
     deploy(stores, sink_config(webhook, queues))
     handler = sink_consumer_handler()
 
-    handler(lambda_event(queues["arn"], [order(1), order(2)]), Context())
-    handler(lambda_event(queues["arn"], [order(3)]), Context())
+    handler(lambda_event(queues["arn"], [order(1), order(2)]), context())
+    handler(lambda_event(queues["arn"], [order(3)]), context())
 
     assert [r.json["order"] for r in webhook.requests] == [1, 2, 3]
     assert len(webhook.connections) == 1

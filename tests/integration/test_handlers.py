@@ -12,11 +12,17 @@ import pytest
 from connect_core import aws
 from connect_core.runtime import functions
 from connect_core.storage import Stores
+from connect_core.testing import lambda_context
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "tests" / "events"
+
+
+def context():
+    """A Lambda context with 300_000 ms left, whatever the test's speed."""
+    return lambda_context("test-function", remaining_ms=300_000)
 
 
 def load_event(name: str) -> dict:
@@ -28,23 +34,6 @@ def load_handler(function: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.handler
-
-
-class Context:
-    """The attributes of a Lambda context object the handlers read."""
-
-    function_name = "test-function"
-    function_version = "$LATEST"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:test-function"
-    memory_limit_in_mb = 512
-    log_group_name = "/aws/lambda/test-function"
-    log_stream_name = "2026/11/21/[$LATEST]0123456789abcdef"
-
-    def __init__(self) -> None:
-        self.aws_request_id = str(uuid.uuid4())
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 300_000
 
 
 @pytest.fixture
@@ -74,7 +63,7 @@ def test_scheduler_tick_event_runs_the_task_and_reports_emf_metrics(deployment, 
     stores.configs.put_connector("demo-source", config)
     stores.configs.put_task_configs("demo-source", [{"partitions": [0]}], generation=1)
 
-    result = load_handler("source_poller")(load_event("scheduler_tick"), Context())
+    result = load_handler("source_poller")(load_event("scheduler_tick"), context())
 
     assert (result["outcome"], result["published"]) == ("ran", 3)
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
@@ -95,7 +84,7 @@ def test_sqs_event_with_a_poison_message_fails_only_that_message(deployment, cap
     stores.configs.put_task_configs("demo-sink", [{}], generation=1)
     stores.configs.bind_queue(deployment["queue_arn"], "demo-sink")
 
-    response = load_handler("sink_consumer")(event, Context())
+    response = load_handler("sink_consumer")(event, context())
 
     assert response == {"batchItemFailures": [{"itemIdentifier": "2e1424d4-f796-459a-8184-9c92662be6da"}]}
     [line] = deployment["out"].read_text().splitlines()
@@ -108,6 +97,6 @@ def test_sqs_event_with_a_poison_message_fails_only_that_message(deployment, cap
 def test_an_sqs_event_from_an_unbound_queue_is_returned_whole(deployment):
     event = load_event("sqs_batch")
 
-    response = load_handler("sink_consumer")(event, Context())
+    response = load_handler("sink_consumer")(event, context())
 
     assert len(response["batchItemFailures"]) == 2

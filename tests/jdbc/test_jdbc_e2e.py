@@ -15,6 +15,7 @@ import pytest
 
 from connect_core import aws
 from connect_core.runtime import functions
+from connect_core.testing import lambda_context
 from jdbc_support import deploy, drain, lambda_event, rows
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres,
@@ -22,6 +23,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.postgres,
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "tests" / "events"
+
+
+def context():
+    """A Lambda context with 600_000 ms left, whatever the test's speed."""
+    return lambda_context("jdbc-test-function", remaining_ms=600_000)
 
 
 def load_event(name: str) -> dict:
@@ -33,21 +39,6 @@ def load_handler(function: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.handler
-
-
-class Context:
-    """The attributes of a Lambda context object the handlers read."""
-
-    function_name = "jdbc-test-function"
-    function_version = "$LATEST"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:jdbc-test-function"
-    memory_limit_in_mb = 512
-    log_group_name = "/aws/lambda/jdbc-test-function"
-    log_stream_name = "2024/05/01/[$LATEST]0123456789abcdef"
-    aws_request_id = "c6af9ac6-7b61-11e6-9a41-93e812345678"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 600_000
 
 
 @pytest.fixture
@@ -85,7 +76,7 @@ TARGET_TABLE = ("CREATE TABLE orders (id int PRIMARY KEY, item text NOT NULL, am
 
 def run_source(name: str) -> dict:
     event = {**load_event("scheduler_tick"), "connector": name, "task": 0}
-    return load_handler("source_poller")(event, Context())
+    return load_handler("source_poller")(event, context())
 
 
 def run_sink(queues: dict) -> list[dict]:
@@ -97,7 +88,7 @@ def run_sink(queues: dict) -> list[dict]:
                                        MessageAttributeNames=["All"], AttributeNames=["All"]).get("Messages", [])
         if not received:
             return responses
-        response = load_handler("sink_consumer")(lambda_event(queues["arn"], received), Context())
+        response = load_handler("sink_consumer")(lambda_event(queues["arn"], received), context())
         responses.append(response)
         failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
         for m in received:
@@ -155,9 +146,9 @@ def test_the_captured_event_of_a_jdbc_source_upserts_its_rows_and_a_redelivery_c
                 (2, "ink", decimal.Decimal("12.00"),
                  dt.datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=dt.timezone.utc))]
 
-    first = handler(event, Context())
+    first = handler(event, context())
     written = rows(db, "SELECT id, item, amount, updated_at FROM orders ORDER BY id")
-    second = handler(event, Context())
+    second = handler(event, context())
 
     assert first == second == {"batchItemFailures": []}
     assert written == expected

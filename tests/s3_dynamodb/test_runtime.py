@@ -7,7 +7,6 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import json
-import uuid
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from connect_core import aws
 from connect_core.runtime import functions
 from connect_core.runtime.sink_runner import SinkRunner
 from connect_core.runtime.source_runner import SourceRunner
+from connect_core.testing import lambda_context
 from sink_delivery import dead_letters, deliver, deploy
 
 pytestmark = pytest.mark.integration
@@ -23,6 +23,11 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 FOREVER = lambda: 600_000  # noqa: E731 - remaining Lambda time that never runs out
 EVERY_RECORD = sorted((p, s) for p in range(2) for s in range(25))
+
+
+def context():
+    """A Lambda context with 300_000 ms left, whatever the test's speed."""
+    return lambda_context("sink-consumer", remaining_ms=300_000)
 
 
 def source(queues, **overrides) -> dict:
@@ -142,23 +147,6 @@ def test_with_tolerance_none_a_dynamodb_poison_record_is_retried_then_dead_lette
 
 # -- the sink function's handler with a captured SQS event -------------------------------------------
 
-class Context:
-    """The attributes of a Lambda context object the handler reads."""
-
-    function_name = "sink-consumer"
-    function_version = "$LATEST"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:sink-consumer"
-    memory_limit_in_mb = 512
-    log_group_name = "/aws/lambda/sink-consumer"
-    log_stream_name = "2024/05/01/[$LATEST]0123456789abcdef"
-
-    def __init__(self) -> None:
-        self.aws_request_id = str(uuid.uuid4())
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 300_000
-
-
 @pytest.fixture
 def sink_handler(store_tables, monkeypatch):
     monkeypatch.setenv("CONFIGS_TABLE", store_tables[0])
@@ -181,8 +169,8 @@ def test_the_sink_function_applies_a_captured_batch_of_order_changes(stores, que
     deploy(stores, {"name": "orders", "connector": "dynamodb-sink", "table": table,
                     "version": {"source": "offset", "field": "queue_offset"}, "source_queue": queues["arn"]}, [{}])
 
-    response = sink_handler(event, Context())
-    again = sink_handler(event, Context())  # SQS delivers the batch a second time
+    response = sink_handler(event, context())
+    again = sink_handler(event, context())  # SQS delivers the batch a second time
 
     poison = "7b2a1c9e-0d4f-4a8b-9e61-3f5c2d1a0b05"  # a JSON array, not an order
     assert response == again == {"batchItemFailures": [{"itemIdentifier": poison}]}
