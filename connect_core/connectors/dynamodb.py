@@ -26,10 +26,9 @@ import json
 import logging
 import random
 import re
-import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping
+from typing import Any, Callable, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
@@ -37,10 +36,8 @@ from .. import aws
 from ..api import ConnectRecord, SinkConnector, SinkRecordErrors, SinkTask
 from ..config import SinkConnectorConfig
 from ..errors import ConfigError, ConnectError, RetriableError
+from ..concurrency import run_concurrently
 from .aws_errors import describe, error_code, is_transient
-
-if TYPE_CHECKING:
-    from concurrent.futures import ThreadPoolExecutor
 
 logger = logging.getLogger("connect_core.connectors.dynamodb")
 
@@ -189,13 +186,6 @@ class DynamoDBSinkTask(SinkTask[DynamoDBSinkConfig]):
         self.keys: TableKeys | None = None
         self.sleep: Callable[[float], None] = time.sleep
         self.client: Any = None  # injected in tests; else the factory's client
-        self._pool: ThreadPoolExecutor | None = None
-        self._pool_lock = threading.Lock()
-
-    def stop(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
 
     @property
     def ddb(self) -> Any:
@@ -330,10 +320,7 @@ class DynamoDBSinkTask(SinkTask[DynamoDBSinkConfig]):
             jobs = self._unconditional_jobs(writes)
         else:
             jobs = self._conditional_jobs(writes)
-        if len(jobs) <= 1 or self.config.max_concurrency == 1:
-            outcomes = [job() for job in jobs]
-        else:
-            outcomes = list(self._executor().map(lambda job: job(), jobs))
+        outcomes = run_concurrently(jobs, self.config.max_concurrency)
         failed = [pair for outcome in outcomes for pair in outcome]
         transient = [exc for _, exc in failed if is_transient(exc) or isinstance(exc, RetriableError)]
         if transient:
@@ -428,14 +415,6 @@ class DynamoDBSinkTask(SinkTask[DynamoDBSinkConfig]):
                 return [(write, ItemWriteError(f"DynamoDB refused the item: {describe(exc)}"))]
             return [(write, exc)]
         return []
-
-    def _executor(self) -> "ThreadPoolExecutor":
-        with self._pool_lock:
-            if self._pool is None:
-                from concurrent.futures import ThreadPoolExecutor
-
-                self._pool = ThreadPoolExecutor(self.config.max_concurrency, thread_name_prefix="dynamodb-sink")
-            return self._pool
 
 
 # -- values into DynamoDB attribute values ---------------------------------------------------------

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..api import ConnectRecord, OffsetMap
 from ..api.connector import TaskContext
+from ..concurrency import run_concurrently
 from ..config.base import ConverterConfig, BytesConverterConfig
 from ..errors import ConfigError
 from ..runtime.pipeline import Message as WireMessage
@@ -48,7 +49,6 @@ from .rocketmq import (
     client_for,
     message_of,
     queue_partition,
-    run_concurrently,
 )
 
 if TYPE_CHECKING:

@@ -18,18 +18,20 @@ import logging
 import threading
 import zlib
 from collections import defaultdict
-from concurrent.futures import Future, ThreadPoolExecutor, wait
-from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Sequence
 
 from pydantic import Field, field_validator, model_validator
 
 from ..api import ConnectRecord, OffsetMap, Partition, SinkConnector, SinkTask, SourceConnector, SourceTask
 from ..api.record import partition_key as partition_key_of
+from ..concurrency import pool, run_concurrently
 from ..config import SinkConnectorConfig, SourceConnectorConfig
 from ..config.base import BytesConverterConfig, ConverterConfig
 from ..errors import ConfigError
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from ..rocketmq import MessageExt, MessageQueue, RocketMQClient
 
 logger = logging.getLogger("connect_core.connectors.rocketmq")
@@ -46,8 +48,6 @@ SYSTEM_PREFIX = "rocketmq."
 NOT_USER_PROPERTIES = (SYSTEM_PREFIX, "connect.replication.")
 
 _NAMESRV = r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}(;[A-Za-z0-9.\-\[\]:]+:\d{1,5})*$"
-
-T = TypeVar("T")
 
 _clients: dict[str, "RocketMQClient"] = {}
 _clients_lock = threading.Lock()
@@ -94,32 +94,6 @@ class RocketMQSourceConfig(SourceConnectorConfig):
 
 def queue_partition(cluster: str, mq: "MessageQueue") -> dict[str, Any]:
     return {"cluster": cluster, "broker": mq.broker_name, "topic": mq.topic, "queue": mq.queue_id}
-
-
-_pools: dict[tuple[str, int], ThreadPoolExecutor] = {}
-
-
-def run_concurrently(calls: Sequence[Callable[[], T]], limit: int) -> list[T]:
-    """Each call's result, in order; up to ``limit`` at a time on a process-wide pool (requests to
-    different queues overlap; each caller gets its own connection). The first failure is raised once
-    every call has finished, so nothing is left running behind the caller's back."""
-    if limit <= 1 or len(calls) <= 1:
-        return [call() for call in calls]
-    pool = _pool(limit)
-    futures = [pool.submit(call) for call in calls]
-    wait(futures)
-    return [future.result() for future in futures]
-
-
-def _pool(limit: int, purpose: str = "requests") -> ThreadPoolExecutor:
-    """A process-wide pool of ``limit`` threads per purpose (pulls made ahead get their own, so a
-    reader waiting for one never waits behind itself)."""
-    pool = _pools.get((purpose, limit))
-    if pool is None:
-        with _clients_lock:
-            pool = _pools.get((purpose, limit)) or _pools.setdefault(
-                (purpose, limit), ThreadPoolExecutor(max_workers=limit, thread_name_prefix=f"rocketmq-{purpose}"))
-    return pool
 
 
 def split_queues(queues: Sequence[Any], max_tasks: int) -> list[list[Any]]:
@@ -260,9 +234,9 @@ class RocketMQSourceTask(SourceTask[RocketMQSourceConfig]):
         if self.config.pull_concurrency <= 1 or not queues:
             return
         share = max(1, self.config.max_poll_records // len(self.queues))
-        pool = _pool(self.config.pull_concurrency, "ahead")
+        ahead = pool(self.config.pull_concurrency, "rocketmq-read-ahead")
         for i in queues:
-            self._ahead[i] = ((positions[i], share), pool.submit(self._reader(i, positions[i], share)))
+            self._ahead[i] = ((positions[i], share), ahead.submit(self._reader(i, positions[i], share)))
 
     def _committed(self, offsets: OffsetMap, mq: "MessageQueue") -> int | None:
         committed = offsets.get(queue_partition(self.config.cluster, mq))

@@ -28,10 +28,10 @@ import json
 import logging
 import re
 import string
-import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping
+from functools import partial
+from typing import Any, Callable, Literal, Mapping
 
 from pydantic import Field, ValidationInfo, field_validator
 
@@ -40,10 +40,8 @@ from ..api import ConnectRecord, SinkConnector, SinkRecordErrors, SinkTask
 from ..api.record import partition_key
 from ..config import SinkConnectorConfig
 from ..errors import ConnectError, RetriableError
+from ..concurrency import run_concurrently
 from .aws_errors import describe, is_transient
-
-if TYPE_CHECKING:
-    from concurrent.futures import ThreadPoolExecutor
 
 logger = logging.getLogger("connect_core.connectors.s3")
 
@@ -193,13 +191,6 @@ class S3SinkTask(SinkTask[S3SinkConfig]):
         #: Time of writing (seconds), for records without a timestamp of their own.
         self.clock: Callable[[], float] = time.time
         self.client: Any = None  # injected in tests; else the factory's client
-        self._pool: ThreadPoolExecutor | None = None
-        self._pool_lock = threading.Lock()
-
-    def stop(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
 
     @property
     def s3(self) -> Any:
@@ -344,10 +335,7 @@ class S3SinkTask(SinkTask[S3SinkConfig]):
         raises RetriableError: the runtime retries the whole put, which overwrites what was written."""
         if not objects:
             return []
-        if len(objects) == 1 or self.config.max_concurrency == 1:
-            outcomes = [self._put_object(obj) for obj in objects]
-        else:
-            outcomes = list(self._executor().map(self._put_object, objects))
+        outcomes = run_concurrently([partial(self._put_object, obj) for obj in objects], self.config.max_concurrency)
         failed = [(obj, exc) for obj, exc in zip(objects, outcomes) if exc is not None]
         transient = [exc for _, exc in failed if is_transient(exc)]
         if transient:
@@ -375,14 +363,6 @@ class S3SinkTask(SinkTask[S3SinkConfig]):
         except Exception as exc:  # noqa: BLE001 - classified by the caller
             return exc
         return None
-
-    def _executor(self) -> "ThreadPoolExecutor":
-        with self._pool_lock:
-            if self._pool is None:
-                from concurrent.futures import ThreadPoolExecutor
-
-                self._pool = ThreadPoolExecutor(self.config.max_concurrency, thread_name_prefix="s3-sink")
-            return self._pool
 
 
 def _json_default(value: Any) -> Any:

@@ -1,0 +1,46 @@
+"""Running a connector's independent requests at the same time (queues, objects, table batches).
+
+Requests release the GIL while they wait on the network, so a few threads overlap them well. The
+pools are process-wide, kept while a Lambda instance is warm, one per (purpose, size).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Callable, Sequence, TypeVar
+
+if TYPE_CHECKING:  # imported on first use: a function that never overlaps requests never loads it
+    from concurrent.futures import ThreadPoolExecutor
+
+T = TypeVar("T")
+
+_pools: dict[tuple[str, int], "ThreadPoolExecutor"] = {}
+_lock = threading.Lock()
+
+
+def run_concurrently(calls: Sequence[Callable[[], T]], limit: int, purpose: str = "requests") -> list[T]:
+    """Each call's result, in order; up to ``limit`` at a time (one at a time, on the caller's
+    thread, when ``limit`` is 1). The first failure is raised once every call has finished, so
+    nothing is left running behind the caller's back."""
+    if limit <= 1 or len(calls) <= 1:
+        return [call() for call in calls]
+    from concurrent.futures import wait
+
+    running = pool(limit, purpose)
+    futures = [running.submit(call) for call in calls]
+    wait(futures)
+    return [future.result() for future in futures]
+
+
+def pool(limit: int, purpose: str = "requests") -> "ThreadPoolExecutor":
+    """The process-wide pool of ``limit`` threads for ``purpose``. Work that waits for other work
+    takes another purpose than what it waits for, so it never waits behind itself."""
+    key = (purpose, limit)
+    found = _pools.get(key)
+    if found is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with _lock:
+            found = _pools.get(key) or _pools.setdefault(
+                key, ThreadPoolExecutor(max_workers=limit, thread_name_prefix=f"connect-{purpose}"))
+    return found
