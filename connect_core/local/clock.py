@@ -38,6 +38,10 @@ class VirtualClock:
     def now(self) -> float:
         return self._now
 
+    def __call__(self) -> float:
+        """The clock as a function, for what takes one (stores, runners)."""
+        return self._now
+
     def advance(self, seconds: float) -> float:
         if seconds < 0:
             raise ValueError("a clock does not go backwards")

@@ -10,19 +10,12 @@ import pytest
 
 from connect_core import aws
 from connect_core.storage import Stores, ensure_tables
-
-
-class Clock:
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+from connect_core.local.clock import VirtualClock
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> VirtualClock:
+    return VirtualClock(1_700_000_000.0)
 
 
 @pytest.fixture

@@ -4,38 +4,24 @@ letters on the embedded SQS, redelivery with the same idempotency keys, and the 
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import uuid
-from pathlib import Path
 
 import pytest
 
-from connect_core.runtime import functions
 from connect_core.runtime.sink_runner import SinkRunner
 from connect_core.storage import State, Stores
 from connect_core.testing import lambda_context
+from functions_support import function_environment, load_event, load_handler
 from http_support import FOREVER, Reply, dead_letters, lambda_event, order
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def context():
     """A Lambda context with 55_000 ms left, whatever the test's speed."""
     return lambda_context("sink-consumer", remaining_ms=55_000)
-
-
-def load_event(name: str) -> dict:
-    return json.loads((ROOT / "tests" / "events" / f"{name}.json").read_text())
-
-
-def sink_consumer_handler():
-    spec = importlib.util.spec_from_file_location("http_sink_consumer_app", ROOT / "functions" / "sink_consumer" / "app.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.handler
 
 
 @pytest.fixture
@@ -57,13 +43,8 @@ def sink_config(webhook, queues, **overrides) -> dict:
 @pytest.fixture
 def handler_env(tables, monkeypatch):
     """The environment template.yaml gives the sink consumer function."""
-    monkeypatch.setenv("CONFIGS_TABLE", tables[0])
-    monkeypatch.setenv("OFFSETS_TABLE", tables[1])
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "RocketMQConnect")
-    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "rocketmq-connect")
-    functions.reset()
-    yield
-    functions.reset()  # stops the warm tasks: their connections close
+    with function_environment(monkeypatch, tables):
+        yield
 
 
 def test_the_sink_consumer_handler_posts_a_captured_batch_and_dead_letters_the_rejected_record(
@@ -76,7 +57,7 @@ def test_the_sink_consumer_handler_posts_a_captured_batch_and_dead_letters_the_r
     for record in event["Records"]:
         record["eventSourceARN"] = queues["arn"]
 
-    response = sink_consumer_handler()(event, context())
+    response = load_handler("sink_consumer")(event, context())
 
     assert response == {"batchItemFailures": []}
     assert [r.json for r in webhook.requests] == [{"order": 1, "sku": "A-1", "qty": 2},
@@ -96,7 +77,7 @@ def test_the_sink_consumer_handler_posts_a_captured_batch_and_dead_letters_the_r
 
 def test_a_warm_function_reuses_its_connection_across_invocations(webhook, queues, stores, handler_env):
     deploy(stores, sink_config(webhook, queues))
-    handler = sink_consumer_handler()
+    handler = load_handler("sink_consumer")
 
     handler(lambda_event(queues["arn"], [order(1), order(2)]), context())
     handler(lambda_event(queues["arn"], [order(3)]), context())

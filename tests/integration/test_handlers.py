@@ -2,38 +2,21 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import uuid
-from pathlib import Path
 
 import pytest
 
 from connect_core import aws
-from connect_core.runtime import functions
 from connect_core.storage import Stores
 from connect_core.testing import lambda_context
+from functions_support import function_environment, load_event, load_handler
 
 pytestmark = pytest.mark.integration
-
-ROOT = Path(__file__).resolve().parents[2]
-EVENTS = ROOT / "tests" / "events"
-
 
 def context():
     """A Lambda context with 300_000 ms left, whatever the test's speed."""
     return lambda_context("test-function", remaining_ms=300_000)
-
-
-def load_event(name: str) -> dict:
-    return json.loads((EVENTS / f"{name}.json").read_text())
-
-
-def load_handler(function: str):
-    spec = importlib.util.spec_from_file_location(f"handler_{function}", ROOT / "functions" / function / "app.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.handler
 
 
 @pytest.fixture
@@ -45,15 +28,9 @@ def deployment(tables, monkeypatch, tmp_path):
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     dlq_url = sqs.create_queue(QueueName=f"dlq-{suffix}")["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    monkeypatch.setenv("CONFIGS_TABLE", tables[0])
-    monkeypatch.setenv("OFFSETS_TABLE", tables[1])
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "RocketMQConnect")
-    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "rocketmq-connect")
-    functions.reset()
-    stores = Stores.dynamodb(*tables)
-    yield {"stores": stores, "queue_url": queue_url, "queue_arn": queue_arn, "dlq_url": dlq_url,
-           "dlq_arn": dlq_arn, "out": tmp_path / "out.jsonl"}
-    functions.reset()
+    with function_environment(monkeypatch, tables):
+        yield {"stores": Stores.dynamodb(*tables), "queue_url": queue_url, "queue_arn": queue_arn,
+               "dlq_url": dlq_url, "dlq_arn": dlq_arn, "out": tmp_path / "out.jsonl"}
 
 
 def test_scheduler_tick_event_runs_the_task_and_reports_emf_metrics(deployment, capsys):

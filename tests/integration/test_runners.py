@@ -19,23 +19,16 @@ from connect_core.runtime.sink_runner import SinkRunner
 from connect_core.runtime.source_runner import SourceRunner
 from connect_core.storage import State, Stores, TargetState
 from connect_core.testing import dead_letters as drain_dead_letters, play_queue
+from connect_core.local.clock import VirtualClock
 
 pytestmark = pytest.mark.integration
 
 FOREVER = lambda: 600_000  # noqa: E731 - remaining Lambda time that never runs out
 
 
-class Clock:
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock():
-    return Clock()
+    return VirtualClock(1_700_000_000.0)
 
 
 @pytest.fixture
@@ -192,7 +185,7 @@ def test_a_crash_between_publish_and_commit_duplicates_at_most_and_never_loses(
 def test_a_stale_invocation_cannot_commit_after_its_lease_was_taken_over(stores, queues, clock):
     deploy(stores, source_config(queues), [{"partitions": [0, 1]}])
     zombie = stores.leases.claim("gen", 0, "zombie", ttl_s=60)
-    clock.now += 120  # the zombie's lease expired...
+    clock.advance(120)  # the zombie's lease expired...
     successor = stores.leases.claim("gen", 0, "successor", ttl_s=60)  # ...and a new tick took over
 
     with pytest.raises(StaleEpochError):

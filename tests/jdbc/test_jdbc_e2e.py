@@ -6,51 +6,28 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import importlib.util
-import json
 import uuid
-from pathlib import Path
 
 import pytest
 
 from connect_core import aws
-from connect_core.runtime import functions
 from connect_core.testing import lambda_context
+from functions_support import function_environment, load_event, load_handler
 from jdbc_support import deploy, drain, lambda_event, rows
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres,
               pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")]
-
-ROOT = Path(__file__).resolve().parents[2]
-EVENTS = ROOT / "tests" / "events"
-
 
 def context():
     """A Lambda context with 600_000 ms left, whatever the test's speed."""
     return lambda_context("jdbc-test-function", remaining_ms=600_000)
 
 
-def load_event(name: str) -> dict:
-    return json.loads((EVENTS / f"{name}.json").read_text())
-
-
-def load_handler(function: str):
-    spec = importlib.util.spec_from_file_location(f"jdbc_handler_{function}", ROOT / "functions" / function / "app.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.handler
-
-
 @pytest.fixture
 def environment(tables, monkeypatch):
     """The environment template.yaml gives the functions, over the test's tables."""
-    monkeypatch.setenv("CONFIGS_TABLE", tables[0])
-    monkeypatch.setenv("OFFSETS_TABLE", tables[1])
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "RocketMQConnect")
-    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "rocketmq-connect")
-    functions.reset()
-    yield
-    functions.reset()  # stops the warm tasks: their database connections close
+    with function_environment(monkeypatch, tables):
+        yield
 
 
 @pytest.fixture

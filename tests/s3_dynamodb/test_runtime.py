@@ -5,22 +5,19 @@ SQS event. Redelivered batches, poison records and dead letters included."""
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
 from connect_core import aws
-from connect_core.runtime import functions
 from connect_core.runtime.sink_runner import SinkRunner
 from connect_core.runtime.source_runner import SourceRunner
 from connect_core.testing import lambda_context
+from functions_support import function_environment, load_event, load_handler
 from sink_delivery import dead_letters, deliver, deploy
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
 FOREVER = lambda: 600_000  # noqa: E731 - remaining Lambda time that never runs out
 EVERY_RECORD = sorted((p, s) for p in range(2) for s in range(25))
 
@@ -149,21 +146,13 @@ def test_with_tolerance_none_a_dynamodb_poison_record_is_retried_then_dead_lette
 
 @pytest.fixture
 def sink_handler(store_tables, monkeypatch):
-    monkeypatch.setenv("CONFIGS_TABLE", store_tables[0])
-    monkeypatch.setenv("OFFSETS_TABLE", store_tables[1])
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "RocketMQConnect")
-    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "rocketmq-connect")
-    functions.reset()
-    spec = importlib.util.spec_from_file_location("sink_consumer_app", ROOT / "functions" / "sink_consumer" / "app.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    yield module.handler
-    functions.reset()
+    with function_environment(monkeypatch, store_tables):
+        yield load_handler("sink_consumer")
 
 
 def test_the_sink_function_applies_a_captured_batch_of_order_changes(stores, queues, make_table, sink_handler):
     table = make_table(("pk", "S"))
-    event = json.loads((ROOT / "tests" / "events" / "sqs_batch_keyed_orders.json").read_text())
+    event = load_event("sqs_batch_keyed_orders")
     for record in event["Records"]:
         record["eventSourceARN"] = queues["arn"]  # the captured account's queue, here the embedded one
     deploy(stores, {"name": "orders", "connector": "dynamodb-sink", "table": table,

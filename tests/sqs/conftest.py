@@ -8,15 +8,16 @@ import uuid
 from typing import Callable, Iterator
 
 import pytest
-from sqs_support import Clock, Queue
+from connect_core.local.clock import VirtualClock
+from sqs_support import Queue
 
 from connect_core import aws
 from connect_core.storage import Stores, ensure_tables
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> VirtualClock:
+    return VirtualClock(1_700_000_000.0)
 
 
 @pytest.fixture

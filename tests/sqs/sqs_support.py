@@ -12,14 +12,6 @@ from connect_core.storage import Stores
 FOREVER = lambda: 600_000  # noqa: E731 - remaining Lambda time that never runs out
 
 
-class Clock:
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 class Queue:
     def __init__(self, url: str, arn: str, dlq: "Queue | None" = None) -> None:
         self.url, self.arn, self.dlq = url, arn, dlq

@@ -143,7 +143,7 @@ def test_a_killed_invocation_loses_nothing_its_messages_reappear_after_the_visib
     while queue.counts() != (5, 0):
         assert time.monotonic() < deadline, "the messages never became visible again"
         time.sleep(0.2)
-    clock.now += 16 * 60  # a killed invocation never releases its lease: it expires
+    clock.advance(16 * 60)  # a killed invocation never releases its lease: it expires
     retried = tick(stores, clock, owner="t2")
 
     assert retried.outcome == "ran" and retried.records == 5
