@@ -26,7 +26,6 @@ import threading
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -36,7 +35,7 @@ from connect_core.connectors import rocketmq as rocketmq_connector  # noqa: E402
 from connect_core.rocketmq import RocketMQClient  # noqa: E402
 from connect_core.rocketmq.codes import RequestCode, ResponseCode  # noqa: E402
 from connect_core.rocketmq.message import (MessageExt, decode_batch_body, encode_message_ext,  # noqa: E402
-                                           properties_to_string)
+                                           string_to_properties)
 from connect_core.rocketmq.protocol import RemotingCommand, decode_frame  # noqa: E402
 
 QUEUES = 4
@@ -89,7 +88,7 @@ class MemoryBroker:
             queue = self.queues[(topic, queue_id)]
             first = len(queue)
             entries = (decode_batch_body(cmd.body) if cmd.code == RequestCode.SEND_BATCH_MESSAGE
-                       else [(int(ext["h"]), cmd.body, _properties(ext.get("i", "")))])
+                       else [(int(ext["h"]), cmd.body, string_to_properties(ext.get("i", "")))])
             for flag, body, props in entries:
                 queue.append(self._stored(topic, queue_id, len(queue), flag, body, props, int(ext["g"])))
             return RemotingCommand(ResponseCode.SUCCESS, {"queueId": str(queue_id), "queueOffset": str(first),
@@ -106,12 +105,6 @@ class MemoryBroker:
                              queue_offset=offset, commit_log_offset=self.commit_log, born_host="127.0.0.1:50000",
                              store_timestamp=born + 1, store_host="127.0.0.1:10911", system_properties=system)
         return encode_message_ext(message)
-
-
-def _properties(text: str) -> dict[str, str]:
-    from connect_core.rocketmq.message import string_to_properties
-
-    return string_to_properties(text)
 
 
 class MemoryCluster:

@@ -335,7 +335,7 @@ def throughput_round(kind: str, a: Cluster, b: Cluster, source_topic: str, count
 
 def lag_run(kind: str, a: Cluster, b: Cluster, rate: float, seconds: float) -> tuple[dict[str, Any], list[int]]:
     """Produce at ``rate`` for ``seconds`` in another process while ``kind`` replicates continuously."""
-    source, target = client_for(a.namesrv_addr), client_for(b.namesrv_addr)
+    target = client_for(b.namesrv_addr)
     source_topic = fresh_topic(a, f"{kind}-live")
     target_topic = fresh_topic(b, f"{kind}-live-copy")
     stepper = replication(kind, a, b, source_topic, target_topic)
@@ -695,7 +695,7 @@ def write(result: dict[str, Any], lags: dict[str, list[int]], out_dir: Path) -> 
 
 def report(result: dict[str, Any], plot_note: str) -> str:
     r, machine = result["results"], result["machine"]
-    base, repl = r["plain_loop"], r["replicator"]
+    repl = r["replicator"]
     lines = [
         "# Replication throughput and lag",
         "",

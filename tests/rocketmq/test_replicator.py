@@ -19,7 +19,7 @@ from indexing import wait_for_messages
 from connect_core.config import validate_config
 from connect_core.connectors.replicator import P_PATH, P_SOURCE_MSG_ID, P_SOURCE_OFFSET, TokenBucket, translate
 from connect_core.connectors.rocketmq import client_for
-from connect_core.rocketmq import Message, MessageQueue
+from connect_core.rocketmq import Message
 from connect_core.runtime.source_runner import SourceRunner
 from connect_core.storage import Stores
 
