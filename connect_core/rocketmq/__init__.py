@@ -10,7 +10,8 @@ from .._lazy import lazy_exports
 # The remoting client's public names and their modules, loaded on first use (PEP 562): importing
 # connect_core.rocketmq.broker does not load the client, nor the client the broker harness.
 _EXPORTS = {
-    "RocketMQClient": "client", "PullResult": "client", "SendResult": "client",
+    "RocketMQClient": "client", "PullResult": "client", "SendResult": "client", "Call": "client",
+    "pipelined": "client",
     "Message": "message", "MessageExt": "message", "MessageQueue": "message",
     "TopicRoute": "route", "BrokerData": "route", "QueueData": "route", "ClusterInfo": "route",
     "ConnectionPool": "connection", "shared_pool": "connection",
@@ -19,7 +20,7 @@ _EXPORTS = {
 }
 
 if TYPE_CHECKING:
-    from .client import PullResult, RocketMQClient, SendResult
+    from .client import Call, PullResult, RocketMQClient, SendResult, pipelined
     from .connection import ConnectionPool, shared_pool
     from .errors import (BrokerBusyError, BrokerUnavailableError, ProtocolError, RocketMQError, SendFailedError,
                          TopicNotFoundError)

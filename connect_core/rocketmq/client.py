@@ -13,8 +13,9 @@ import logging
 import re
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Callable, Generic, Iterable, Literal, TypeVar
 
 from .codes import (BUSY_CODES, PERM_READ, PERM_WRITE, PULL_FLAG_SUBSCRIPTION, PULL_FLAG_SUSPEND, SEND_STATUS,
                     RequestCode, ResponseCode, code_name)
@@ -90,6 +91,82 @@ class _Counter:
         with self.lock:
             self.value += 1
             return self.value
+
+
+T = TypeVar("T")
+
+
+class _Answered:
+    """A request a pool without ``begin`` answered at once (the same interface as ``InFlight``)."""
+
+    __slots__ = ("_answer",)
+
+    def __init__(self, answer: RemotingCommand | None) -> None:
+        self._answer = answer
+
+    def answer(self) -> RemotingCommand | None:
+        return self._answer
+
+    def cancel(self) -> None:
+        pass
+
+
+def _answer_of(answer: RemotingCommand) -> RemotingCommand:
+    return answer
+
+
+class Call(Generic[T]):
+    """A request on its way (``start_pull``, ``start_send``): ``result()`` waits for the answer and
+    returns what the blocking method would, raising what it would; ``cancel()`` gives it up."""
+
+    __slots__ = ("_request", "_finish", "_client", "_topic")
+
+    def __init__(self, request: Any, finish: Callable[[RemotingCommand], T], client: "RocketMQClient",
+                 topic: str) -> None:
+        self._request, self._finish, self._client, self._topic = request, finish, client, topic
+
+    def result(self) -> T:
+        try:
+            answer = self._request.answer()
+        except BrokerUnavailableError:
+            self._client.invalidate_route(self._topic)  # a restarted or replaced broker may have a new address
+            raise
+        assert answer is not None
+        return self._finish(answer)
+
+    def cancel(self) -> None:
+        self._request.cancel()
+
+
+K = TypeVar("K")
+
+
+def pipelined(keys: Iterable[K], start: Callable[[K], "Call[Any] | None"], done: Callable[[K, Any], None],
+              limit: int) -> None:
+    """Keep up to ``limit`` requests in flight from this one thread, at most one per key, so each
+    key's requests (a queue's pulls, a queue's sends) run in order. ``start(key)`` begins the key's
+    next request, or returns None when the key has nothing more to ask; ``done(key, result)`` takes
+    the result, and then the key's next request starts. A failure cancels what is in flight.
+
+    Threads would overlap the round trips too, but in Python every hand-off between them and every
+    wait for the interpreter lock costs CPU, and here the CPU is what limits throughput."""
+    waiting = deque(keys)
+    flying: deque[tuple[K, Call[Any]]] = deque()
+    try:
+        while waiting or flying:
+            while waiting and len(flying) < limit:
+                key = waiting.popleft()
+                call = start(key)
+                if call is not None:
+                    flying.append((key, call))
+            if flying:
+                key, call = flying.popleft()
+                done(key, call.result())
+                waiting.append(key)
+    except BaseException:
+        for _, call in flying:
+            call.cancel()
+        raise
 
 
 class RocketMQClient:
@@ -239,11 +316,23 @@ class RocketMQClient:
 
     def _broker_request(self, mq: MessageQueue, code: int, fields: dict[str, object], body: bytes = b"", *,
                         master: bool = False, timeout_s: float | None = None) -> tuple[str, RemotingCommand]:
+        addr, request = self._begin(mq, code, fields, body, master=master, timeout_s=timeout_s)
+        return addr, Call(request, _answer_of, self, mq.topic).result()
+
+    def _begin(self, mq: MessageQueue, code: int, fields: dict[str, object], body: bytes = b"", *,
+               master: bool = False, timeout_s: float | None = None) -> tuple[str, Any]:
+        """Write a request for ``mq``'s broker; returns the address and the request in flight."""
+        if self._closed:
+            raise RocketMQError("the client is closed")
         addr = self.broker_addr(mq, master=master)
         # bname: the 5.x proxy forwards by it; brokers ignore it.
-        fields = {**fields, "bname": mq.broker_name}
+        cmd = RemotingCommand.request(code, {**fields, "bname": mq.broker_name}, body)
+        pool = self.pool
+        begin = getattr(pool, "begin", None)  # a pool of one's own may only answer requests
         try:
-            return addr, self._request(addr, code, fields, body, timeout_s=timeout_s)
+            if begin is not None:
+                return addr, begin(addr, cmd, timeout_s or self.timeout_s)
+            return addr, _Answered(pool.request(addr, cmd, timeout_s or self.timeout_s))
         except BrokerUnavailableError:
             self.invalidate_route(mq.topic)  # a restarted or replaced broker may have a new address
             raise
@@ -254,6 +343,13 @@ class RocketMQClient:
              consumer_group: str = DEFAULT_CONSUMER_GROUP, suspend_ms: int = 0) -> PullResult:
         """Messages of ``mq`` from queue offset ``offset`` on. The broker filters by tag hash; the exact
         tag match is done here as the Java client does. ``suspend_ms`` > 0 long-polls for new messages."""
+        return self.start_pull(mq, offset, max_messages=max_messages, tag_expression=tag_expression,
+                               consumer_group=consumer_group, suspend_ms=suspend_ms).result()
+
+    def start_pull(self, mq: MessageQueue, offset: int, *, max_messages: int = 32, tag_expression: str = "*",
+                   consumer_group: str = DEFAULT_CONSUMER_GROUP, suspend_ms: int = 0) -> "Call[PullResult]":
+        """``pull`` without waiting: the request is written now, ``result()`` reads and decodes the
+        answer. Pulls of several queues started one after another are served at the same time."""
         if max_messages <= 0:
             raise ValueError("max_messages must be positive")
         sys_flag = PULL_FLAG_SUBSCRIPTION | (PULL_FLAG_SUSPEND if suspend_ms > 0 else 0)
@@ -263,23 +359,27 @@ class RocketMQClient:
             "suspendTimeoutMillis": max(suspend_ms, 0), "subscription": tag_expression or "*",
             "subVersion": int(time.time() * 1000), "expressionType": "TAG",
         }
-        addr, answer = self._broker_request(mq, RequestCode.PULL_MESSAGE, fields,
-                                            timeout_s=self.timeout_s + max(suspend_ms, 0) / 1000)
-        status = _PULL_STATUS.get(answer.code)
-        if status is None:
-            raise self._fail(answer, f"pull of {mq.topic}/{mq.broker_name}/{mq.queue_id} at {offset}", addr)
-        ext = answer.ext_fields
-        result = PullResult(status=status, messages=[], next_offset=int(ext.get("nextBeginOffset", offset)),
-                            min_offset=int(ext.get("minOffset", 0)), max_offset=int(ext.get("maxOffset", 0)))
-        if status == "FOUND":
-            messages = decode_messages(answer.body, broker_name=mq.broker_name)
-            wanted = parse_tag_expression(tag_expression)
-            if wanted is not None:
-                messages = [m for m in messages if m.tags in wanted]
-            result.messages = messages
-            if not messages:
-                result.status = "NO_MATCHED_MSG"
-        return result
+        addr, request = self._begin(mq, RequestCode.PULL_MESSAGE, fields,
+                                    timeout_s=self.timeout_s + max(suspend_ms, 0) / 1000)
+
+        def finish(answer: RemotingCommand) -> PullResult:
+            status = _PULL_STATUS.get(answer.code)
+            if status is None:
+                raise self._fail(answer, f"pull of {mq.topic}/{mq.broker_name}/{mq.queue_id} at {offset}", addr)
+            ext = answer.ext_fields
+            result = PullResult(status=status, messages=[], next_offset=int(ext.get("nextBeginOffset", offset)),
+                                min_offset=int(ext.get("minOffset", 0)), max_offset=int(ext.get("maxOffset", 0)))
+            if status == "FOUND":
+                messages = decode_messages(answer.body, broker_name=mq.broker_name)
+                wanted = parse_tag_expression(tag_expression)
+                if wanted is not None:
+                    messages = [m for m in messages if m.tags in wanted]
+                result.messages = messages
+                if not messages:
+                    result.status = "NO_MATCHED_MSG"
+            return result
+
+        return Call(request, finish, self, mq.topic)
 
     # ------------------------------------------------------------------------------------------ offsets
 
@@ -352,18 +452,9 @@ class RocketMQClient:
 
     def send(self, message: Message, *, queue: MessageQueue | None = None) -> SendResult:
         """Send one message (SEND_MESSAGE_V2) to ``queue``, or round-robin over the writable queues."""
-        unique_id = message.unique_id or new_unique_id()
-        props = wire_properties(message, unique_id)
-        body = body_bytes(message)
         if queue is None:
             queue = self._pick_queue(message.topic)
-        elif queue.topic != message.topic:
-            raise ValueError(f"message topic {message.topic!r} differs from the queue's topic {queue.topic!r}")
-        born = int(message.born_timestamp) if message.born_timestamp is not None else int(time.time() * 1000)
-        addr, answer = self._broker_request(queue, RequestCode.SEND_MESSAGE_V2,
-                                            self._send_header(queue, born, message.flag, props, batch=False),
-                                            body, master=True)
-        return self._send_result(answer, addr, queue, unique_id, (unique_id,))
+        return self._start_single(message, queue).result()
 
     def send_batch(self, messages: list[Message], *, queue: MessageQueue,
                    exact_born_timestamps: bool = True) -> SendResult:
@@ -378,22 +469,14 @@ class RocketMQClient:
         now = int(time.time() * 1000)
         runs: list[tuple[int, list[tuple[int, bytes, bytes]], list[str]]] = []
         for m in messages:
-            if m.topic != queue.topic:
-                raise ValueError(f"batch message topic {m.topic!r} differs from the queue's topic {queue.topic!r}")
-            unique_id = m.unique_id or new_unique_id()
-            entry = (int(m.flag), body_bytes(m), encode_properties(m, unique_id))
+            unique_id, entry = self._batch_entry(m, queue)
             born = int(m.born_timestamp) if m.born_timestamp is not None else now
             if runs and (runs[-1][0] == born or not exact_born_timestamps):
                 runs[-1][1].append(entry)
                 runs[-1][2].append(unique_id)
             else:
                 runs.append((born, [entry], [unique_id]))
-        results = []
-        for born, entries, ids in runs:
-            fields = self._send_header(queue, born, 0, None, batch=True)
-            addr, answer = self._broker_request(queue, RequestCode.SEND_BATCH_MESSAGE, fields,
-                                                encode_batch_body(entries), master=True)
-            results.append(self._send_result(answer, addr, queue, ",".join(ids), tuple(ids)))
+        results = [self._start_batch(queue, born, entries, ids).result() for born, entries, ids in runs]
         if len(results) == 1:
             return results[0]
         ids = tuple(i for r in results for i in r.msg_ids)
@@ -401,6 +484,53 @@ class RocketMQClient:
                           offset_msg_id=",".join(r.offset_msg_id for r in results if r.offset_msg_id) or None,
                           status=next((r.status for r in results if r.status != "SEND_OK"), "SEND_OK"),
                           msg_ids=ids)
+
+    def start_send(self, messages: list[Message], *, queue: MessageQueue) -> "Call[SendResult]":
+        """One send request, without waiting for the answer (``result()`` reads it): one message as
+        SEND_MESSAGE_V2, several as one SEND_BATCH_MESSAGE stamped with the first message's born
+        timestamp (pass messages of one born timestamp to keep each exact). Sends to different queues
+        started one after another are served at the same time; to keep one queue's messages in order,
+        start its next send only after the last one's result."""
+        if not messages:
+            raise ValueError("start_send needs at least one message")
+        if len(messages) == 1:
+            return self._start_single(messages[0], queue)
+        entries, ids = [], []
+        for m in messages:
+            unique_id, entry = self._batch_entry(m, queue)
+            entries.append(entry)
+            ids.append(unique_id)
+        first = messages[0].born_timestamp
+        return self._start_batch(queue, int(first) if first is not None else int(time.time() * 1000), entries, ids)
+
+    def _start_single(self, message: Message, queue: MessageQueue) -> "Call[SendResult]":
+        if queue.topic != message.topic:
+            raise ValueError(f"message topic {message.topic!r} differs from the queue's topic {queue.topic!r}")
+        unique_id = message.unique_id or new_unique_id()
+        props = wire_properties(message, unique_id)
+        body = body_bytes(message)
+        born = int(message.born_timestamp) if message.born_timestamp is not None else int(time.time() * 1000)
+        addr, request = self._begin(queue, RequestCode.SEND_MESSAGE_V2,
+                                    self._send_header(queue, born, message.flag, props, batch=False),
+                                    body, master=True)
+        return Call(request, lambda answer: self._send_result(answer, addr, queue, unique_id, (unique_id,)),
+                    self, queue.topic)
+
+    @staticmethod
+    def _batch_entry(m: Message, queue: MessageQueue) -> tuple[str, tuple[int, bytes, bytes]]:
+        if m.topic != queue.topic:
+            raise ValueError(f"batch message topic {m.topic!r} differs from the queue's topic {queue.topic!r}")
+        unique_id = m.unique_id or new_unique_id()
+        return unique_id, (int(m.flag), body_bytes(m), encode_properties(m, unique_id))
+
+    def _start_batch(self, queue: MessageQueue, born: int, entries: list[tuple[int, bytes, bytes]],
+                     ids: list[str]) -> "Call[SendResult]":
+        addr, request = self._begin(queue, RequestCode.SEND_BATCH_MESSAGE,
+                                    self._send_header(queue, born, 0, None, batch=True),
+                                    encode_batch_body(entries), master=True)
+        msg_ids = tuple(ids)
+        return Call(request, lambda answer: self._send_result(answer, addr, queue, ",".join(msg_ids), msg_ids),
+                    self, queue.topic)
 
     def _send_header(self, queue: MessageQueue, born: int, flag: int, props: dict[str, str] | None, *,
                      batch: bool) -> dict[str, object]:

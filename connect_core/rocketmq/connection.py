@@ -2,7 +2,9 @@
 
 One request at a time per connection (no reader thread): a request writes its frame and reads frames
 until the answer with its opaque arrives. Concurrent callers get separate connections from the pool,
-so a long-polling pull never blocks another caller. Idle connections stay open across warm Lambda
+so a long-polling pull never blocks another caller. A request can also be written now and its answer
+read later (``ConnectionPool.begin``): one thread then keeps requests to several queues in flight at
+once, without the thread hand-offs and lock contention a thread per request costs in Python. Idle connections stay open across warm Lambda
 invocations and are dropped before the broker's own idle timeout (120 s) would close them; a reused
 connection found broken is replaced once, transparently.
 """
@@ -14,7 +16,8 @@ import socket
 import struct
 import threading
 import time
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 from .errors import BrokerUnavailableError, ProtocolError
 from .protocol import MAX_FRAME_BYTES, RemotingCommand, decode_frame
@@ -92,15 +95,24 @@ class Connection:
     def request(self, cmd: RemotingCommand, timeout_s: float) -> RemotingCommand | None:
         """Send ``cmd``; return its answer (None for a oneway request). Raises BrokerUnavailableError on
         a timeout and _Broken when the connection fails; either way the connection is closed."""
+        deadline = self.write(cmd, timeout_s)
+        return None if cmd.is_oneway else self.read_answer(cmd, deadline, timeout_s)
+
+    def write(self, cmd: RemotingCommand, timeout_s: float) -> float:
+        """Send ``cmd`` without waiting for its answer; returns the deadline for ``read_answer``."""
         if self._sock is None:
             raise _Broken("connection is closed")
         deadline = time.monotonic() + timeout_s
         self.requests += 1
-        try:
+        with self._failures(cmd, timeout_s):
             self._sock.settimeout(timeout_s)
             self._sock.sendall(cmd.encode())
-            if cmd.is_oneway:
-                return None
+        return deadline
+
+    def read_answer(self, cmd: RemotingCommand, deadline: float, timeout_s: float) -> RemotingCommand:
+        """The answer to ``cmd``, written by ``write`` with ``timeout_s``: frames are read until a
+        response arrives or the deadline passes."""
+        with self._failures(cmd, timeout_s):
             while True:
                 answer = self._read_frame(deadline)
                 if answer.is_response:
@@ -111,6 +123,14 @@ class Connection:
                     self.last_used = time.monotonic()
                     return answer
                 log.debug("ignoring request code=%s from %s", answer.code, self.addr)
+        raise AssertionError("unreachable")
+
+    @contextmanager
+    def _failures(self, cmd: RemotingCommand, timeout_s: float) -> Iterator[None]:
+        """Closes the connection on any failure: a timeout becomes BrokerUnavailableError, a socket
+        error _Broken; protocol errors pass."""
+        try:
+            yield
         except socket.timeout:
             self.close()
             raise BrokerUnavailableError(
@@ -148,7 +168,7 @@ class Connection:
 class ConnectionPool:
     """Idle connections by address. ``max_idle_s`` stays below the broker's 120 s idle timeout."""
 
-    def __init__(self, *, max_idle_per_addr: int = 4, max_idle_s: float = 60.0,
+    def __init__(self, *, max_idle_per_addr: int = 16, max_idle_s: float = 60.0,
                  opener: Callable[[str, float], Connection] = Connection.open) -> None:
         self._idle: dict[str, list[Connection]] = {}
         self._lock = threading.Lock()
@@ -158,27 +178,15 @@ class ConnectionPool:
         self.opened = 0  # connections opened over the pool's life (for tests and metrics)
 
     def request(self, addr: str, cmd: RemotingCommand, timeout_s: float) -> RemotingCommand | None:
+        return self.begin(addr, cmd, timeout_s).answer()
+
+    def begin(self, addr: str, cmd: RemotingCommand, timeout_s: float) -> "InFlight":
+        """Write ``cmd`` on a connection of its own and return at once; ``answer()`` reads the answer.
+        One thread can so have requests in flight to several queues and brokers at the same time."""
         conn, reused = self._acquire(addr, timeout_s)
-        try:
-            answer = conn.request(cmd, timeout_s)
-        except _Broken as e:
-            if not reused:
-                raise BrokerUnavailableError(f"connection to {addr} failed: {e}", addr=addr) from None
-            # A pooled connection the server had already dropped: one new connection, one more try.
-            log.info("connection to %s was broken (%s); reconnecting", addr, e)
-            conn = self._connect(addr, timeout_s)
-            try:
-                answer = conn.request(cmd, timeout_s)
-            except _Broken as e2:
-                raise BrokerUnavailableError(f"connection to {addr} failed: {e2}", addr=addr) from None
-            except BaseException:
-                conn.close()
-                raise
-        except BaseException:
-            conn.close()
-            raise
-        self._release(addr, conn)
-        return answer
+        request = InFlight(self, addr, cmd, timeout_s, conn, reused)
+        request.write()
+        return request
 
     def _acquire(self, addr: str, timeout_s: float) -> tuple[Connection, bool]:
         now = time.monotonic()
@@ -223,6 +231,73 @@ class ConnectionPool:
                 dropped = self._idle.pop(addr, [])
         for conn in dropped:
             conn.close()
+
+
+class InFlight:
+    """A request written to its own connection, the answer not read yet. The connection goes back
+    to the pool once the answer is read; ``cancel()`` (or a failure) closes it instead. A pooled
+    connection found broken (the server dropped it while idle) is replaced once, transparently."""
+
+    __slots__ = ("pool", "addr", "cmd", "timeout_s", "conn", "reused", "deadline", "done")
+
+    def __init__(self, pool: ConnectionPool, addr: str, cmd: RemotingCommand, timeout_s: float,
+                 conn: Connection, reused: bool) -> None:
+        self.pool, self.addr, self.cmd, self.timeout_s = pool, addr, cmd, timeout_s
+        self.conn, self.reused = conn, reused
+        self.deadline = 0.0
+        self.done = False
+
+    def write(self) -> None:
+        try:
+            try:
+                self.deadline = self.conn.write(self.cmd, self.timeout_s)
+            except _Broken as e:
+                self._reconnect(e)
+                self.deadline = self.conn.write(self.cmd, self.timeout_s)  # a new connection: no second retry
+        except _Broken as e:
+            self.cancel()
+            raise BrokerUnavailableError(f"connection to {self.addr} failed: {e}", addr=self.addr) from None
+        except BaseException:
+            self.cancel()
+            raise
+
+    def answer(self) -> RemotingCommand | None:
+        """The answer (None for a oneway request). Raises BrokerUnavailableError when the broker
+        does not answer in time or the connection fails."""
+        if self.done:
+            raise RuntimeError("the answer of this request was read already")
+        self.done = True
+        try:
+            if self.cmd.is_oneway:
+                answer = None
+            else:
+                try:
+                    answer = self.conn.read_answer(self.cmd, self.deadline, self.timeout_s)
+                except _Broken as e:
+                    self._reconnect(e)
+                    deadline = self.conn.write(self.cmd, self.timeout_s)
+                    answer = self.conn.read_answer(self.cmd, deadline, self.timeout_s)
+        except _Broken as e:
+            self.conn.close()
+            raise BrokerUnavailableError(f"connection to {self.addr} failed: {e}", addr=self.addr) from None
+        except BaseException:
+            self.conn.close()
+            raise
+        self.pool._release(self.addr, self.conn)
+        return answer
+
+    def cancel(self) -> None:
+        """Give the request up: its answer is never read, so its connection is closed."""
+        self.done = True
+        self.conn.close()
+
+    def _reconnect(self, error: _Broken) -> None:
+        if not self.reused:
+            self.conn.close()
+            raise BrokerUnavailableError(f"connection to {self.addr} failed: {error}", addr=self.addr) from None
+        log.info("connection to %s was broken (%s); reconnecting", self.addr, error)
+        self.reused = False
+        self.conn = self.pool._connect(self.addr, self.timeout_s)
 
 
 _shared_pool: ConnectionPool | None = None

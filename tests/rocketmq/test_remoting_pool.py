@@ -186,6 +186,45 @@ def test_concurrent_callers_get_their_own_connections(serve):
     assert results == [0, 0, 0] and server.accepted == 3 and len(pool.idle_connections(server.addr)) == 3
 
 
+def test_one_thread_keeps_requests_in_flight_on_several_connections(serve):
+    # The server answers none of the three until all three have arrived: requests made one after
+    # another would wait forever (the barrier breaks after 5 s and the test fails).
+    gate = threading.Barrier(3, timeout=5)
+    server = serve(lambda n, req: (gate.wait(), ok(offset=str(req.code)))[1])
+    pool = ConnectionPool()
+
+    flying = [pool.begin(server.addr, RemotingCommand.request(code, {"topic": "t"}), 5) for code in (30, 31, 29)]
+    answers = [request.answer() for request in reversed(flying)]
+
+    assert [a.ext_fields["offset"] for a in answers] == ["29", "31", "30"]
+    assert server.accepted == 3 and len(pool.idle_connections(server.addr)) == 3
+    with pytest.raises(RuntimeError, match="read already"):
+        flying[0].answer()
+
+
+def test_a_cancelled_request_closes_its_connection(serve):
+    server = serve(lambda n, req: ok())
+    pool = ConnectionPool()
+
+    request = pool.begin(server.addr, RemotingCommand.request(30, {"topic": "t"}), 2)
+    request.cancel()  # its answer is never read, so the connection cannot serve another request
+
+    assert pool.idle_connections(server.addr) == []
+    assert ask(pool, server).code == 0 and server.accepted == 2
+
+
+def test_a_request_in_flight_on_a_reused_connection_that_breaks_is_sent_again_once(serve):
+    # connection 1 answers once and drops the next request; connection 2 answers
+    server = serve(lambda n, req: DROP if n == 1 and len(server.requests) == 2 else ok())
+    pool = ConnectionPool()
+    ask(pool, server)
+
+    request = pool.begin(server.addr, RemotingCommand.request(30, {"topic": "t"}), 2)
+
+    assert request.answer().code == 0
+    assert server.requests == [(1, 30), (1, 30), (2, 30)]
+
+
 def test_server_requests_are_skipped_and_an_answer_with_another_opaque_is_taken(serve):
     push = RemotingCommand(code=40, opaque=999).encode()  # a request from the server, flag 0
     server = serve(lambda n, req: push + RemotingCommand(code=0, opaque=req.opaque + 1000, flag=FLAG_RESPONSE).encode())
