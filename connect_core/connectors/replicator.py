@@ -19,17 +19,17 @@ topic, replication lag metrics (messages and seconds), and a rate limit.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from typing import TYPE_CHECKING, Any, Callable
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..api import ConnectRecord, OffsetMap
 from ..api.connector import TaskContext
-from ..concurrency import run_concurrently
 from ..config.base import ConverterConfig, BytesConverterConfig
 from ..errors import ConfigError
 from ..runtime.pipeline import Message as WireMessage
@@ -90,9 +90,9 @@ class ReplicatorConfig(RocketMQSourceConfig):
                                                         "groups on the target (never moving them backwards).")
     heartbeat_topic: str | None = Field(None, description="Target topic that receives a heartbeat per tick.")
     max_messages_per_second: float | None = Field(None, gt=0, description="Rate limit per task.")
-    send_concurrency: int = Field(4, ge=1, le=64, description="Target queues written at the same time (each "
-                                                              "queue's messages stay in order); 1 writes them "
-                                                              "one after another.")
+    send_concurrency: int = Field(4, ge=1, le=64, description="Send requests in flight at the same time, at most "
+                                                              "one per target queue (each queue's messages stay in "
+                                                              "order); 1 writes the queues one after another.")
     value_converter: ConverterConfig = Field(default_factory=BytesConverterConfig,
                                              description="Bodies stay bytes; leave it.")
 
@@ -166,9 +166,9 @@ BOOKKEEPING_HEADERS = (H_TOPIC, H_TAGS, H_KEYS, H_BORN_TS, H_STORE_TS, LOOP_HEAD
 
 def replica_of(topic: str, m: WireMessage) -> Any:
     """The message a replicator record becomes on the target: ``message_of`` for the headers
-    ``ReplicatorTask.record`` writes (every other header, a transform's too, is a property)."""
-    from ..rocketmq import Message
-
+    ``ReplicatorTask.record`` writes (every other header, a transform's too, is a property). The
+    replica keeps the source message's id (UNIQ_KEY): a consumer that deduplicates by message id
+    recognises a message it already had in the other region."""
     headers = m.headers
     if not isinstance(m.value, bytes):
         return message_of(topic, m.value, m.key, headers, m.timestamp)
@@ -177,9 +177,54 @@ def replica_of(topic: str, m: WireMessage) -> Any:
         properties.pop(name, None)
     keys = headers.get(H_KEYS)
     born = headers.get(H_BORN_TS)
-    return Message(topic, m.value, headers.get(H_TAGS),
-                   keys.split() if keys else [] if m.key is None else [m.key.decode("utf-8", "replace")],
-                   properties, 0, int(born) if born else m.timestamp)
+    return _message_type()(topic, m.value, headers.get(H_TAGS),
+                           keys.split() if keys else [] if m.key is None else [m.key.decode("utf-8", "replace")],
+                           properties, 0, int(born) if born else m.timestamp, headers.get(P_SOURCE_MSG_ID))
+
+
+@functools.cache
+def _message_type() -> type:
+    from ..rocketmq import Message  # loaded on first use: a cold start without replicas needs none of it
+
+    return Message
+
+
+def born_runs(items: list[tuple[WireMessage, Any]]) -> list[list[tuple[WireMessage, Any]]]:
+    """Consecutive replicas with equal born timestamps: a send request carries one born timestamp,
+    and one request per run tells at which target offset each run landed, even when others write
+    to the queue too."""
+    runs: list[list[tuple[WireMessage, Any]]] = []
+    born = None
+    for item in items:
+        if not runs or item[1].born_timestamp != born:
+            born = item[1].born_timestamp
+            runs.append([item])
+        else:
+            runs[-1].append(item)
+    return runs
+
+
+class _Refusal:
+    """A send in flight whose failure, when it is started or when its answer is read, is the
+    target's refusal (PublishError: the tick commits nothing)."""
+
+    __slots__ = ("publisher", "queue", "call")
+
+    def __init__(self, publisher: "ReplicatorPublisher", queue: Any, start: Callable[[], Any]) -> None:
+        self.publisher, self.queue = publisher, queue
+        try:
+            self.call = start()
+        except Exception as exc:
+            raise publisher.refused(queue, exc) from exc
+
+    def result(self) -> Any:
+        try:
+            return self.call.result()
+        except Exception as exc:
+            raise self.publisher.refused(self.queue, exc) from exc
+
+    def cancel(self) -> None:
+        self.call.cancel()
 
 
 class TokenBucket:
@@ -221,6 +266,8 @@ class ReplicatorPublisher(Publisher):
         self.skipped_loops = 0
 
     def publish(self, messages: list[WireMessage]) -> None:
+        from ..rocketmq.client import pipelined
+
         if self.bucket is not None and messages:
             self.bucket.acquire(len(messages))
         routes: dict[str, tuple[str, list[Any]]] = {}
@@ -235,13 +282,26 @@ class ReplicatorPublisher(Publisher):
                 route = routes[m.topic] = (topic, self.target.writable_queues(topic))
             topic, queues = route
             by_queue[queues[int(m.partition["queue"]) % len(queues)]].append((m, replica_of(topic, m)))
-        # Queues are written at the same time (up to send_concurrency); each queue's runs in order.
-        sent = run_concurrently([self._sender(queue, items) for queue, items in by_queue.items()],
-                                self.config.send_concurrency)
+        # Target queues are written at the same time (up to send_concurrency requests in flight),
+        # each queue's runs one after another, in order.
+        pending = {queue: deque(born_runs(items)) for queue, items in by_queue.items()}
+        sent: dict[Any, list[tuple[list[tuple[WireMessage, Any]], Any]]] = {queue: [] for queue in by_queue}
+        sending: dict[Any, list[tuple[WireMessage, Any]]] = {}
+
+        def start(queue: Any) -> Any:
+            if not pending[queue]:
+                return None
+            run = sending[queue] = pending[queue].popleft()
+            return _Refusal(self, queue, lambda: self.target.start_send([r for _, r in run], queue=queue))
+
+        def done(queue: Any, result: Any) -> None:
+            sent[queue].append((sending[queue], result))
+
+        pipelined(list(by_queue), start, done, self.config.send_concurrency)
         runs: dict[int, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
         oldest_stored: float | None = None
-        for (queue, items), results in zip(by_queue.items(), sent):
-            for run, result in results:
+        for queue, items in by_queue.items():
+            for run, result in sent[queue]:
                 self._extend_syncs(queue, run, result.queue_offset, runs)
             self.sent += len(items)
             stored = items[0][0].headers.get(H_STORE_TS)
@@ -253,29 +313,9 @@ class ReplicatorPublisher(Publisher):
             self.telemetry.count(metrics.REPLICATION_LATENCY, self.clock() * 1000 - oldest_stored, unit="Milliseconds")
         self.telemetry.count(metrics.RECORDS_REPLICATED, sum(len(v) for v in by_queue.values()))
 
-    def _sender(self, queue: Any, items: list[tuple[WireMessage, Any]]) -> Callable[[], list[tuple[list[Any], Any]]]:
-        """Sends one queue's messages: one request per run of equal born timestamps (a batch request
-        carries one), so the offset each run landed at is known even when others write to the queue."""
-        def send() -> list[tuple[list[Any], Any]]:
-            results = []
-            start = 0
-            while start < len(items):
-                end = start + 1
-                born = items[start][1].born_timestamp
-                while end < len(items) and items[end][1].born_timestamp == born:
-                    end += 1
-                run = items[start:end]
-                batch = [message for _, message in run]
-                try:
-                    result = (self.target.send_batch(batch, queue=queue) if len(batch) > 1
-                              else self.target.send(batch[0], queue=queue))
-                except Exception as exc:
-                    raise PublishError(f"the target cluster {self.config.target_cluster.name!r} refused a batch "
-                                       f"for {queue.topic}/{queue.queue_id}: {exc}") from exc
-                results.append((run, result))
-                start = end
-            return results
-        return send
+    def refused(self, queue: Any, exc: Exception) -> PublishError:
+        return PublishError(f"the target cluster {self.config.target_cluster.name!r} refused a batch "
+                            f"for {queue.topic}/{queue.queue_id}: {exc}")
 
     @staticmethod
     def _extend_syncs(queue: Any, items: list[tuple[WireMessage, Any]], first_target_offset: int,

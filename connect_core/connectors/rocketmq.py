@@ -24,15 +24,13 @@ from pydantic import Field, field_validator, model_validator
 
 from ..api import ConnectRecord, OffsetMap, Partition, SinkConnector, SinkTask, SourceConnector, SourceTask
 from ..api.record import partition_key as partition_key_of
-from ..concurrency import pool, run_concurrently
 from ..config import SinkConnectorConfig, SourceConnectorConfig
 from ..config.base import BytesConverterConfig, ConverterConfig
 from ..errors import ConfigError
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
-
     from ..rocketmq import MessageExt, MessageQueue, RocketMQClient
+    from ..rocketmq.client import Call, PullResult
 
 logger = logging.getLogger("connect_core.connectors.rocketmq")
 
@@ -80,8 +78,9 @@ class RocketMQSourceConfig(SourceConnectorConfig):
     start_timestamp_ms: int | None = Field(None, ge=0, description="With start: timestamp, the time to start at.")
     pull_batch_size: int = Field(32, ge=1, le=1024, description="Messages per pull request.")
     max_poll_records: int = Field(2000, ge=1, le=100_000, description="Most records one poll returns.")
-    pull_concurrency: int = Field(4, ge=1, le=64, description="Queues pulled at the same time (one request in "
-                                                              "flight per queue); 1 pulls them one after another.")
+    pull_concurrency: int = Field(4, ge=1, le=64, description="Pull requests in flight at the same time, at most "
+                                                              "one per queue; 1 pulls the queues one after another "
+                                                              "and reads nothing ahead.")
     value_converter: ConverterConfig = Field(default_factory=BytesConverterConfig,
                                              description="Message bodies are bytes; default bytes.")
 
@@ -124,18 +123,17 @@ class RocketMQSourceTask(SourceTask[RocketMQSourceConfig]):
 
         self.client = client_for(self.config.namesrv_addr)
         self.queues = [MessageQueue(b, t, q) for b, t, q in self.task_config["queues"]]
+        self._partitions = [queue_partition(self.config.cluster, mq) for mq in self.queues]
         self._skipped: dict[str, tuple[int, int]] = {}
         self._first_queue = -1  # the queue a poll starts at moves on by one each poll
-        #: Reads already on their way for the next poll: queue index -> ((offset, share), future of its pulls).
-        self._ahead: dict[int, tuple[tuple[int, int], Future[list[tuple[int, list[ConnectRecord], int]]]]] = {}
+        #: Pulls already on their way for the next poll: queue index -> ((offset, max messages), call).
+        self._ahead: dict[int, tuple[tuple[int, int], Call[PullResult]]] = {}
 
     def stop(self) -> None:
-        for _, future in self._ahead.values():
-            future.cancel()
-        self._ahead.clear()
+        self._cancel_ahead()
 
     def partitions(self) -> Sequence[Partition]:
-        return [queue_partition(self.config.cluster, mq) for mq in self.queues]
+        return list(self._partitions)
 
     def initial_offset(self, mq: "MessageQueue") -> int:
         if self.config.start == "latest":
@@ -149,9 +147,9 @@ class RocketMQSourceTask(SourceTask[RocketMQSourceConfig]):
         records: list[ConnectRecord] = []
         positions = {i: self._position(offsets, mq) for i, mq in enumerate(self.queues)}
         # The budget is shared evenly over the queues, which are read at the same time (up to
-        # pull_concurrency), each by pulls one after another until it has its share or is caught
-        # up; what a caught-up queue leaves goes to the others in the next pass. Each poll starts
-        # at the next queue: no queue starves another.
+        # pull_concurrency pulls in flight), each pull after pull until it has its share or is
+        # caught up; what a caught-up queue leaves goes to the others in the next pass. Each poll
+        # starts at the next queue: no queue starves another.
         first = self._first_queue = (self._first_queue + 1) % max(1, len(self.queues))
         active = list(positions)[first:] + list(positions)[:first]
         more: set[int] = set()  # queues whose last pull found messages: likely more to come
@@ -164,9 +162,8 @@ class RocketMQSourceTask(SourceTask[RocketMQSourceConfig]):
                     break
                 shares.append((i, allotted))
                 budget -= allotted
-            readers = [self._reader(i, positions[i], allotted, self._ahead.pop(i, None)) for i, allotted in shares]
             progressing = []
-            for (i, allotted), steps in zip(shares, run_concurrently(readers, self.config.pull_concurrency)):
+            for (i, allotted), steps in zip(shares, self._read(shares, positions)):
                 got = 0
                 for offset, batch, next_offset in steps:
                     (more.add if batch else more.discard)(i)
@@ -177,8 +174,7 @@ class RocketMQSourceTask(SourceTask[RocketMQSourceConfig]):
                     elif next_offset != offset and self._committed(offsets, self.queues[i]) == offset:
                         # Only filtered-out messages (or deleted ones) lay between the committed offset
                         # and next_offset: nothing to deliver, so the next poll may start after them.
-                        self._skipped[partition_key_of(queue_partition(self.config.cluster, self.queues[i]))] = \
-                            (offset, next_offset)
+                        self._skipped[partition_key_of(self._partitions[i])] = (offset, next_offset)
                 budget += allotted - got  # unused budget goes to the next pass
                 if steps and steps[-1][2] != steps[-1][0]:
                     progressing.append(i)
@@ -186,57 +182,69 @@ class RocketMQSourceTask(SourceTask[RocketMQSourceConfig]):
         self._pull_ahead(more, positions)
         return records
 
-    def _reader(self, i: int, offset: int, allotted: int,
-                ahead: Any = None) -> Callable[[], list[tuple[int, list[ConnectRecord], int]]]:
-        """Reads queue ``i`` from ``offset``, pull after pull, until ``allotted`` records or no
-        progress; returns each pull's (offset, records, next offset). What was read ahead for
-        exactly this position and share (``_pull_ahead``) is used when it found messages (messages
-        at an offset never change); otherwise the queue is read now."""
-        mq = self.queues[i]
-        partition = queue_partition(self.config.cluster, mq)
+    def _read(self, shares: list[tuple[int, int]],
+              positions: dict[int, int]) -> list[list[tuple[int, list[ConnectRecord], int]]]:
+        """Reads each queue of ``shares`` from its position, pull after pull, until it has its
+        share or makes no progress; the queues' pulls are in flight together (``pipelined``).
+        Returns per queue each pull's (offset, records, next offset). A pull read ahead for exactly
+        this position and size (``_pull_ahead``) is used when it found messages (messages at an
+        offset never change); otherwise the queue is pulled now."""
+        from ..rocketmq.client import pipelined
 
-        def read() -> list[tuple[int, list[ConnectRecord], int]]:
-            steps = []
-            position, got = offset, 0
-            while got < allotted:
-                ask = min(self.config.pull_batch_size, allotted - got)
-                batch, next_offset = self._pull(mq, partition, position, ask)
-                steps.append((position, batch, next_offset))
-                got += len(batch)
-                if next_offset == position:
-                    break
-                position = next_offset
-            return steps
+        steps: dict[int, list[tuple[int, list[ConnectRecord], int]]] = {i: [] for i, _ in shares}
+        wanted = dict(shares)
+        position = {i: positions[i] for i, _ in shares}
+        read_ahead: set[int] = set()
 
-        if ahead is None:
-            return read
-        key, future = ahead
-        if key != (offset, allotted):
-            future.cancel()
-            return read
+        def start(i: int) -> Any:
+            step = steps[i]
+            got = sum(len(batch) for _, batch, _ in step)
+            if got >= wanted[i] or (step and step[-1][2] == step[-1][0]):
+                return None
+            ask = (position[i], min(self.config.pull_batch_size, wanted[i] - got))
+            ahead = self._ahead.pop(i, None)
+            if ahead is not None:
+                if ahead[0] == ask:
+                    read_ahead.add(i)
+                    return _Tolerant(ahead[1])
+                ahead[1].cancel()
+            return self.client.start_pull(self.queues[i], ask[0], max_messages=ask[1],
+                                          tag_expression=self.config.tag_filter)
 
-        def read_ahead_or_now() -> list[tuple[int, list[ConnectRecord], int]]:
-            try:
-                steps = future.result()
-            except Exception:  # noqa: BLE001 - e.g. a connection that timed out while frozen: read again
-                return read()
-            return steps if any(batch for _, batch, _ in steps) else read()
-        return read_ahead_or_now
+        def done(i: int, result: "PullResult | None") -> None:
+            if i in read_ahead:
+                read_ahead.discard(i)
+                if result is None or result.status != "FOUND":
+                    return  # it failed, or found nothing (news may have come since): pulled again now
+            offset = position[i]
+            batch, next_offset = self._records(i, offset, result)
+            steps[i].append((offset, batch, next_offset))
+            position[i] = next_offset
+
+        pipelined([i for i, _ in shares], start, done, self.config.pull_concurrency)
+        return [steps[i] for i, _ in shares]
 
     def _pull_ahead(self, queues: set[int], positions: dict[int, int]) -> None:
-        """Start reading the next poll's first share of each queue that had messages now, so the
-        reading overlaps with publishing and committing this poll's records. The next poll uses it
-        only when it starts from the same position with the same share (its first pass gives each
-        queue this much); otherwise, or when it found nothing, the next poll reads again."""
-        for _, future in self._ahead.values():
-            future.cancel()
-        self._ahead.clear()
+        """Start the next poll's first pull of each queue that had messages now, so the broker
+        serves it while this poll's records are published and committed. The next poll uses it
+        only when it starts from the same position with the same size; otherwise, or when it
+        found nothing, the queue is pulled again."""
+        self._cancel_ahead()
         if self.config.pull_concurrency <= 1 or not queues:
             return
         share = max(1, self.config.max_poll_records // len(self.queues))
-        ahead = pool(self.config.pull_concurrency, "rocketmq-read-ahead")
-        for i in queues:
-            self._ahead[i] = ((positions[i], share), ahead.submit(self._reader(i, positions[i], share)))
+        ask = min(self.config.pull_batch_size, share)
+        for i in sorted(queues)[:self.config.pull_concurrency]:
+            try:
+                self._ahead[i] = ((positions[i], ask), self.client.start_pull(
+                    self.queues[i], positions[i], max_messages=ask, tag_expression=self.config.tag_filter))
+            except Exception:  # noqa: BLE001 - only an optimisation: the next poll pulls (and reports) again
+                break
+
+    def _cancel_ahead(self) -> None:
+        for _, call in self._ahead.values():
+            call.cancel()
+        self._ahead.clear()
 
     def _committed(self, offsets: OffsetMap, mq: "MessageQueue") -> int | None:
         committed = offsets.get(queue_partition(self.config.cluster, mq))
@@ -249,18 +257,18 @@ class RocketMQSourceTask(SourceTask[RocketMQSourceConfig]):
         skipped = self._skipped.get(partition_key_of(queue_partition(self.config.cluster, mq)))
         return skipped[1] if skipped and skipped[0] == committed else committed
 
-    def _pull(self, mq: "MessageQueue", partition: dict[str, Any], offset: int,
-              max_messages: int) -> tuple[list[ConnectRecord], int]:
-        result = self.client.pull(mq, offset, max_messages=max_messages, tag_expression=self.config.tag_filter)
+    def _records(self, i: int, offset: int, result: "PullResult") -> tuple[list[ConnectRecord], int]:
+        """A pull's records and the offset to read next."""
         if result.status == "OFFSET_ILLEGAL":
             corrected = result.min_offset if offset < result.min_offset else result.max_offset
             logger.warning("offset out of range: messages before the queue's minimum were deleted",
-                           extra={"partition": partition, "offset": offset, "min_offset": result.min_offset,
+                           extra={"partition": self._partitions[i], "offset": offset, "min_offset": result.min_offset,
                                   "max_offset": result.max_offset, "resumed_at": corrected})
             return [], corrected
         if result.status != "FOUND":
             return [], result.next_offset
-        return [self.record(partition, message) for message in result.messages], result.next_offset
+        partition, record = self._partitions[i], self.record
+        return [record(partition, message) for message in result.messages], result.next_offset
 
     def record(self, partition: dict[str, Any], m: "MessageExt") -> ConnectRecord:
         headers = dict(m.properties)
@@ -369,6 +377,25 @@ def message_of(topic: str, value: Any, key: Any, headers: Mapping[str, str], tim
     born = headers.get(H_BORN_TS)
     return Message(topic, bytes(value), tags or headers.get(H_TAGS), keys, user, 0,
                    int(born) if born else timestamp)
+
+
+class _Tolerant:
+    """A pull read ahead: its failure (say, a connection that timed out while the function was
+    frozen) is not the poll's; ``result()`` gives None and the queue is pulled again."""
+
+    __slots__ = ("call",)
+
+    def __init__(self, call: "Call[PullResult]") -> None:
+        self.call = call
+
+    def result(self) -> "PullResult | None":
+        try:
+            return self.call.result()
+        except Exception:  # noqa: BLE001 - see the class docstring
+            return None
+
+    def cancel(self) -> None:
+        self.call.cancel()
 
 
 def queue_for(key: Any, queues: Sequence[Any], fallback: int) -> Any:

@@ -19,7 +19,7 @@ from indexing import wait_for_messages
 from connect_core.config import validate_config
 from connect_core.connectors.replicator import P_PATH, P_SOURCE_MSG_ID, P_SOURCE_OFFSET, TokenBucket, translate
 from connect_core.connectors.rocketmq import client_for
-from connect_core.rocketmq import Message
+from connect_core.rocketmq import BrokerUnavailableError, Message
 from connect_core.runtime.source_runner import SourceRunner
 from connect_core.storage import Stores
 
@@ -115,10 +115,13 @@ def test_messages_are_replicated_with_full_fidelity(clusters, topic):
         assert copy.born_timestamp == original.born_timestamp
         assert copy.properties[P_PATH] == "A"
         assert copy.properties["CONNECT_SOURCE_TOPIC"] == topic
-    source = {(m.queue_id, m.queue_offset, m.unique_id) for m in read_all(a, topic)}
+    originals = read_all(a, topic)
+    source = {(m.queue_id, m.queue_offset, m.unique_id) for m in originals}
     kept = {(int(m.properties["CONNECT_SOURCE_QUEUE"]), int(m.properties[P_SOURCE_OFFSET]),
              m.properties[P_SOURCE_MSG_ID]) for m in replicated}
     assert kept == source
+    # the message id (UNIQ_KEY) is the source's: consumers deduplicating by it do so across regions
+    assert {m.unique_id for m in replicated} == {m.unique_id for m in originals}
     # the same source queue went to the same target queue, in order
     for m in replicated:
         assert m.queue_id == int(m.properties["CONNECT_SOURCE_QUEUE"]) % 4
@@ -222,6 +225,44 @@ def test_killed_invocations_lose_nothing_and_duplicate_only_where_a_commit_was_l
     assert set(copies) == source_ids  # nothing lost
     duplicates = sum(n - 1 for n in copies.values())
     assert duplicates <= 20 * (len(lost_commits) + outcomes["failed"])  # only re-sent batches
+
+
+def test_a_send_that_fails_while_others_are_in_flight_commits_nothing_and_loses_nothing(clusters, topic, monkeypatch):
+    # The target queues are written at the same time; the third send's answer never comes.
+    a, b = clusters
+    produce(a, topic, 40)
+    stores = Stores.in_memory()
+    config = replicator_config(a, b, topic)
+    deploy(stores, config)
+    target = client_for(b.namesrv_addr)
+    real_start_send, started = target.start_send, []
+
+    class Unanswered:
+        def __init__(self, call):
+            self.call = call
+
+        def result(self):
+            self.call.cancel()
+            raise BrokerUnavailableError("no answer within 5s (request code 320)")
+
+        def cancel(self):
+            self.call.cancel()
+
+    def start_send(messages, *, queue):
+        started.append(queue)
+        call = real_start_send(messages, queue=queue)
+        return Unanswered(call) if len(started) == 3 else call
+
+    monkeypatch.setattr(target, "start_send", start_send)
+    failed = tick(stores, config["name"])
+    monkeypatch.undo()
+    again = tick(stores, config["name"])
+
+    assert failed.outcome == "failed" and "refused a batch" in failed.error and "no answer" in failed.error
+    assert len({q.queue_id for q in started}) > 1  # sends to several queues were under way
+    assert again.outcome == "ran" and again.published == 40  # nothing was committed by the failed tick
+    copies = Counter(m.properties[P_SOURCE_MSG_ID] for m in read_all(b, topic))
+    assert set(copies) == {m.unique_id for m in read_all(a, topic)}
 
 
 def test_two_way_replication_never_echoes(clusters, topic):
