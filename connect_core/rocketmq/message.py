@@ -351,50 +351,51 @@ _V4_HOSTS = struct.Struct(">4siq4siiqi")
 
 def decode_message(buf: bytes | memoryview, pos: int = 0, *, broker_name: str | None = None) -> tuple[MessageExt, int]:
     """Decode the stored message at ``pos``; returns it and the position after it."""
-    view = memoryview(buf)
+    data = buf if isinstance(buf, bytes) else bytes(buf)
     try:
         size, magic, body_crc, queue_id, flag, queue_offset, commit_log_offset, sys_flag, born_ts = \
-            _FIXED_HEAD.unpack_from(view, pos)
-        if magic not in (MAGIC_V1, MAGIC_V2):
+            _FIXED_HEAD.unpack_from(data, pos)
+        if magic != MAGIC_V1 and magic != MAGIC_V2:
             raise ProtocolError(f"bad message magic {magic & 0xFFFFFFFF:#010x} at byte {pos}")
         end = pos + size
-        if size < _FIXED_HEAD.size or end > len(view):
-            raise ProtocolError(f"message at byte {pos} claims {size} bytes, {len(view) - pos} remain")
+        if size < _FIXED_HEAD.size or end > len(data):
+            raise ProtocolError(f"message at byte {pos} claims {size} bytes, {len(data) - pos} remain")
         p = pos + _FIXED_HEAD.size
         if not sys_flag & (SYSFLAG_BORNHOST_V6 | SYSFLAG_STOREHOST_V6):  # IPv4 hosts: one unpack
             born_ip, born_port, store_ts, store_ip, store_port, reconsume_times, prepared_tx_offset, body_len = \
-                _V4_HOSTS.unpack_from(view, p)
-            store_host_bytes = bytes(view[p + 16:p + 24])
-            ip_len = 4
+                _V4_HOSTS.unpack_from(data, p)
             p += _V4_HOSTS.size
         else:
             ip_len = 16 if sys_flag & SYSFLAG_BORNHOST_V6 else 4
-            born_ip = bytes(view[p:p + ip_len])
-            (born_port,) = struct.unpack_from(">i", view, p + ip_len)
+            born_ip = data[p:p + ip_len]
+            (born_port,) = struct.unpack_from(">i", data, p + ip_len)
             p += ip_len + 4
-            (store_ts,) = struct.unpack_from(">q", view, p)
+            (store_ts,) = struct.unpack_from(">q", data, p)
             p += 8
             ip_len = 16 if sys_flag & SYSFLAG_STOREHOST_V6 else 4
-            store_host_bytes = bytes(view[p:p + ip_len + 4])
-            store_port = struct.unpack_from(">i", view, p + ip_len)[0]
+            store_ip = data[p:p + ip_len]
+            store_port = struct.unpack_from(">i", data, p + ip_len)[0]
             p += ip_len + 4
-            reconsume_times, prepared_tx_offset, body_len = struct.unpack_from(">iqi", view, p)
+            reconsume_times, prepared_tx_offset, body_len = struct.unpack_from(">iqi", data, p)
             p += 16
-        body = bytes(view[p:p + body_len]) if body_len > 0 else b""
+        body = data[p:p + body_len] if body_len > 0 else b""
         p += max(body_len, 0)
         if magic == MAGIC_V2:
-            (topic_len,) = struct.unpack_from(">h", view, p)
+            (topic_len,) = struct.unpack_from(">h", data, p)
             p += 2
         else:
-            (topic_len,) = struct.unpack_from(">b", view, p)
+            (topic_len,) = struct.unpack_from(">b", data, p)
             p += 1
-        topic = bytes(view[p:p + topic_len]).decode("utf-8", "replace")
+        topic_raw = data[p:p + topic_len]
+        topic = _topics.get(topic_raw)
+        if topic is None:
+            topic = _topic_name(topic_raw)
         p += topic_len
-        (props_len,) = struct.unpack_from(">h", view, p)
+        (props_len,) = _PROPS_LENGTH.unpack_from(data, p)
         p += 2
-        props_text = bytes(view[p:p + props_len]).decode("utf-8", "replace") if props_len > 0 else ""
+        props_text = str(data[p:p + props_len], "utf-8", "replace") if props_len > 0 else ""
         p += max(props_len, 0)
-        if p > end:
+        if p > end or len(body) < body_len:
             raise ProtocolError(f"message at byte {pos} overruns its declared size {size}")
     except struct.error as e:
         raise ProtocolError(f"truncated message at byte {pos}: {e}") from e
@@ -404,26 +405,48 @@ def decode_message(buf: bytes | memoryview, pos: int = 0, *, broker_name: str | 
         except zlib.error as e:
             raise ProtocolError(f"message at queue offset {queue_offset}: body does not decompress: {e}") from e
     user, system = _split_property_text(props_text)
-    msg_id = offset_msg_id(store_host_bytes, commit_log_offset)
-    keys = [k for k in system.get(PROPERTY_KEYS, "").split(" ") if k]
+    store_host = format_host(store_ip, store_port)
+    msg_id = offset_msg_id_of(store_host, store_ip, store_port, commit_log_offset)
+    keys_text = system.get(PROPERTY_KEYS)
     message = MessageExt(
-        topic=topic, body=body, tags=system.get(PROPERTY_TAGS), keys=keys, properties=user, flag=flag,
-        born_timestamp=born_ts, unique_id=system.get(PROPERTY_UNIQ_KEY) or msg_id,
-        queue_id=queue_id, queue_offset=queue_offset, commit_log_offset=commit_log_offset, msg_id=msg_id,
-        born_host=format_host(born_ip, born_port), store_timestamp=store_ts,
-        store_host=format_host(store_host_bytes[:ip_len], store_port), reconsume_times=reconsume_times,
-        sys_flag=sys_flag, body_crc=body_crc, prepared_transaction_offset=prepared_tx_offset,
-        system_properties=system, store_size=size, broker_name=broker_name)
+        topic, body, system.get(PROPERTY_TAGS), [k for k in keys_text.split(" ") if k] if keys_text else [],
+        user, flag, born_ts, system.get(PROPERTY_UNIQ_KEY) or msg_id, queue_id, queue_offset, commit_log_offset,
+        msg_id, format_host(born_ip, born_port), store_ts, store_host, reconsume_times, sys_flag, body_crc,
+        prepared_tx_offset, system, size, broker_name)
     return message, end
+
+
+_topics: dict[bytes, str] = {}  # the messages of a pull answer share their topic
+
+
+def _topic_name(raw: bytes) -> str:
+    if len(_topics) > 4096:
+        _topics.clear()
+    topic = _topics[raw] = raw.decode("utf-8", "replace")
+    return topic
+
+
+def offset_msg_id_of(store_host: str, ip: bytes, port: int, commit_log_offset: int) -> str:
+    """``offset_msg_id`` with the store address's part looked up once per host."""
+    prefix = _host_ids.get(store_host)
+    if prefix is None:
+        if len(_host_ids) > 4096:
+            _host_ids.clear()
+        prefix = _host_ids[store_host] = (ip + struct.pack(">i", port)).hex().upper()
+    return prefix + format(commit_log_offset & 0xFFFFFFFFFFFFFFFF, "016X")
+
+
+_host_ids: dict[str, str] = {}
 
 
 def decode_messages(buf: bytes | memoryview, *, broker_name: str | None = None) -> list[MessageExt]:
     """Every message in a pull answer's body. Inner-batch messages (sys flag NEED_UNWRAP) are unwrapped
     into their parts, numbered from the batch's queue offset as the Java client does."""
     out: list[MessageExt] = []
-    pos, view = 0, memoryview(buf)
-    while pos < len(view):
-        message, pos = decode_message(view, pos, broker_name=broker_name)
+    data = buf if isinstance(buf, bytes) else bytes(buf)
+    pos, size = 0, len(data)
+    while pos < size:
+        message, pos = decode_message(data, pos, broker_name=broker_name)
         if message.sys_flag & SYSFLAG_NEED_UNWRAP:
             out.extend(_unwrap(message))
         else:
