@@ -176,37 +176,47 @@ def _check_text(what: str, value: object) -> str:
 def wire_properties(message: Message, unique_id: str) -> dict[str, str]:
     """The properties a message is sent with: its user properties plus KEYS, TAGS, UNIQ_KEY and WAIT.
     Raises ValueError for a user property that clashes with a system name, or that the format cannot carry."""
-    return _wire_properties(message, unique_id)[0]
-
-
-def encode_properties(message: Message, unique_id: str) -> bytes:
-    """``wire_properties`` in the format's bytes, as a send request carries them."""
-    return _wire_properties(message, unique_id)[1]
-
-
-def _wire_properties(message: Message, unique_id: str) -> tuple[dict[str, str], bytes]:
-    if not isinstance(message.topic, str) or not message.topic:
-        raise ValueError("message topic must be a non-empty string")
-    user = message.properties
-    props = dict(user) if user else {}
+    encode_properties(message, unique_id)  # the checks
+    props = dict(message.properties) if message.properties else {}
     if message.tags is not None:
         props[PROPERTY_TAGS] = message.tags
     keys = [message.keys] if isinstance(message.keys, str) else message.keys
     if keys:
-        for key in keys:
-            if not key or not isinstance(key, str) or " " in key:
-                _check_keys(keys)
         props[PROPERTY_KEYS] = " ".join(keys)
     props[PROPERTY_UNIQ_KEY] = unique_id
     props[PROPERTY_WAIT_STORE_MSG_OK] = "true"
-    # The fast check: every name and value a non-empty string without separators means exactly one
-    # of each separator per pair and none next to another. Anything else (or a name that may be a
-    # system one) takes the slow path, which names the property and the reason.
+    return props
+
+
+def encode_properties(message: Message, unique_id: str) -> bytes:
+    """``wire_properties`` in the format's bytes, as a send request carries them."""
+    if not isinstance(message.topic, str) or not message.topic:
+        raise ValueError("message topic must be a non-empty string")
+    user, tags = message.properties, message.tags
+    keys = [message.keys] if isinstance(message.keys, str) else message.keys
+    # The text is built directly (every message sent takes this path), then checked at once: each
+    # pair brings one of each separator, so more of either means a name or value holds one; names
+    # and values must also be non-empty. Anything else (or a name that may be a system one) takes
+    # the slow path, which names the property and the reason.
     try:
-        text = properties_to_string(props)
-        fast = (text.count(NAME_VALUE_SEPARATOR) == len(props) == text.count(PROPERTY_SEPARATOR)
-                and "\x01\x02" not in text and "\x02\x01" not in text and text[0] != NAME_VALUE_SEPARATOR
-                and not (user and (not SYSTEM_PROPERTIES.isdisjoint(user) or TRANSIENT_PREFIX in text)))
+        pairs = 2
+        text = _WIRE_TAIL_FORMAT.format(unique_id)
+        if keys:
+            for key in keys:
+                if not key or not isinstance(key, str) or " " in key:
+                    _check_keys(keys)
+            text = f"{PROPERTY_KEYS}\x01{' '.join(keys)}\x02{text}"
+            pairs += 1
+        if tags is not None:
+            text = f"{PROPERTY_TAGS}\x01{tags}\x02{text}"
+            pairs += 1
+        if user:
+            text = PROPERTY_SEPARATOR.join(map(NAME_VALUE_SEPARATOR.join, user.items())) + PROPERTY_SEPARATOR + text
+            pairs += len(user)
+        fast = (type(unique_id) is str and unique_id != "" and (tags is None or (type(tags) is str and tags != ""))
+                and text.count(NAME_VALUE_SEPARATOR) == pairs == text.count(PROPERTY_SEPARATOR)
+                and not (user and ("" in user or "" in user.values() or not SYSTEM_PROPERTIES.isdisjoint(user)
+                                   or TRANSIENT_PREFIX in text)))
     except TypeError:  # a name or value that is not a string
         fast = False
     if not fast:
@@ -215,7 +225,10 @@ def _wire_properties(message: Message, unique_id: str) -> tuple[dict[str, str], 
     if len(encoded) > MAX_PROPERTIES_BYTES:
         raise ValueError(f"message properties take {len(encoded)} bytes, "
                          f"more than the {MAX_PROPERTIES_BYTES} the format allows")
-    return props, encoded
+    return encoded
+
+
+_WIRE_TAIL_FORMAT = f"{PROPERTY_UNIQ_KEY}\x01{{}}\x02{PROPERTY_WAIT_STORE_MSG_OK}\x01true\x02"
 
 
 def _check_keys(keys: Iterable[object]) -> None:

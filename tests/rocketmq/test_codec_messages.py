@@ -189,6 +189,7 @@ def test_wire_properties_carry_keys_tags_uniq_key_and_user_properties():
     props = wire_properties(m, "ABC")
 
     assert props == {"color": "grün", "n": "1", "TAGS": "TagA", "KEYS": "k1 k2", "UNIQ_KEY": "ABC", "WAIT": "true"}
+    assert encode_properties(m, "ABC") == properties_to_string(props).encode()  # in this order on the wire
 
 
 @pytest.mark.parametrize("message, error", [
@@ -202,6 +203,7 @@ def test_wire_properties_carry_keys_tags_uniq_key_and_user_properties():
     (Message("T", b"", keys=["has space"]), "contains a space"),
     (Message("T", b"", keys=[""]), "must not be empty"),
     (Message("T", b"", tags=""), "must not be empty"),
+    (Message("T", b"", tags=7), "must be a string"),  # type: ignore[arg-type]
     (Message("", b""), "topic"),
     (Message("T", b"", properties={"big": "x" * 40000}), "more than the 32767"),
     # separators that balance out across properties, empty names in later positions, odd keys
