@@ -155,7 +155,8 @@ class ReplicatorTask(RocketMQSourceTask):
         headers[H_BORN_TS] = str(m.born_timestamp)
         headers[H_STORE_TS] = str(m.store_timestamp)
         # the path the message had *before* this hop decides whether it may go on
-        headers[LOOP_HEADER] = "1" if self.config.target_cluster.name in hops else "0"
+        if hops and self.config.target_cluster.name in hops:
+            headers[LOOP_HEADER] = "1"
         return ConnectRecord(m.topic, m.body, m.keys[0] if m.keys else None, partition,
                              {"queue_offset": m.queue_offset + 1}, m.born_timestamp, headers=headers)
 
@@ -270,18 +271,21 @@ class ReplicatorPublisher(Publisher):
 
         if self.bucket is not None and messages:
             self.bucket.acquire(len(messages))
-        routes: dict[str, tuple[str, list[Any]]] = {}
         by_queue: dict[Any, list[tuple[WireMessage, Any]]] = defaultdict(list)
+        # (record topic, source partition) -> (target topic, target queue's list): records of a poll
+        # share their partition objects, so this is worked out once per queue and topic
+        targets: dict[tuple[str | None, int], tuple[str, list[tuple[WireMessage, Any]]]] = {}
         for m in messages:
-            if m.headers.get(LOOP_HEADER) == "1":
+            if LOOP_HEADER in m.headers and m.headers[LOOP_HEADER] == "1":
                 self.skipped_loops += 1
                 continue
-            route = routes.get(m.topic)
-            if route is None:
+            target = targets.get((m.topic, id(m.partition)))
+            if target is None:
                 topic = self.config.target_topic(m.topic)
-                route = routes[m.topic] = (topic, self.target.writable_queues(topic))
-            topic, queues = route
-            by_queue[queues[int(m.partition["queue"]) % len(queues)]].append((m, replica_of(topic, m)))
+                queues = self.target.writable_queues(topic)
+                target = targets[(m.topic, id(m.partition))] = \
+                    (topic, by_queue[queues[int(m.partition["queue"]) % len(queues)]])
+            target[1].append((m, replica_of(target[0], m)))
         # Target queues are written at the same time (up to send_concurrency requests in flight),
         # each queue's runs one after another, in order.
         pending = {queue: deque(born_runs(items)) for queue, items in by_queue.items()}
@@ -321,17 +325,21 @@ class ReplicatorPublisher(Publisher):
     def _extend_syncs(queue: Any, items: list[tuple[WireMessage, Any]], first_target_offset: int,
                       runs: dict[int, tuple[dict[str, Any], list[dict[str, Any]]]]) -> None:
         """A run landed at consecutive target offsets: extend the source queue's runs of offset syncs."""
-        for i, (source, _) in enumerate(items):
+        target_offset = first_target_offset
+        for source, _ in items:
             source_offset = int(source.offset["queue_offset"]) - 1
-            target_offset = first_target_offset + i
-            partition_runs = runs.setdefault(id(source.partition), (dict(source.partition), []))[1]
+            entry = runs.get(id(source.partition))
+            if entry is None:
+                entry = runs[id(source.partition)] = (dict(source.partition), [])
+            partition_runs = entry[1]
             last = partition_runs[-1] if partition_runs else None
-            if last and last["source_offset"] + last["count"] == source_offset \
+            if last is not None and last["source_offset"] + last["count"] == source_offset \
                     and last["target_offset"] + last["count"] == target_offset:
                 last["count"] += 1
             else:
                 partition_runs.append({"source_offset": source_offset, "target_offset": target_offset,
                                        "count": 1, "target": [queue.broker_name, queue.topic, queue.queue_id]})
+            target_offset += 1
 
     def _record_syncs(self, runs: list[tuple[dict[str, Any], list[dict[str, Any]]]]) -> None:
         """Append to each source queue's history of runs (source offsets s..s+n-1 were written at
