@@ -190,18 +190,19 @@ def _message_type() -> type:
     return Message
 
 
-def born_runs(items: list[tuple[WireMessage, Any]]) -> list[list[tuple[WireMessage, Any]]]:
-    """Consecutive replicas with equal born timestamps: a send request carries one born timestamp,
-    and one request per run tells at which target offset each run landed, even when others write
-    to the queue too."""
-    runs: list[list[tuple[WireMessage, Any]]] = []
-    born = None
-    for item in items:
-        if not runs or item[1].born_timestamp != born:
-            born = item[1].born_timestamp
-            runs.append([item])
+def born_runs(items: list[WireMessage]) -> list[list[WireMessage]]:
+    """Consecutive records whose replicas have equal born timestamps (``replica_of``): a send
+    request carries one born timestamp, and one request per run tells at which target offset each
+    run landed, even when others write to the queue too."""
+    runs: list[list[WireMessage]] = []
+    last = object()
+    for m in items:
+        born = m.headers.get(H_BORN_TS) or m.timestamp
+        if born != last:
+            last = born
+            runs.append([m])
         else:
-            runs[-1].append(item)
+            runs[-1].append(m)
     return runs
 
 
@@ -271,32 +272,33 @@ class ReplicatorPublisher(Publisher):
 
         if self.bucket is not None and messages:
             self.bucket.acquire(len(messages))
-        by_queue: dict[Any, list[tuple[WireMessage, Any]]] = defaultdict(list)
-        # (record topic, source partition) -> (target topic, target queue's list): records of a poll
-        # share their partition objects, so this is worked out once per queue and topic
-        targets: dict[tuple[str | None, int], tuple[str, list[tuple[WireMessage, Any]]]] = {}
+        by_queue: dict[Any, list[WireMessage]] = defaultdict(list)
+        # (record topic, source partition) -> the target queue's list: records of a poll share
+        # their partition objects, so this is worked out once per queue and topic
+        targets: dict[tuple[str | None, int], list[WireMessage]] = {}
         for m in messages:
             if LOOP_HEADER in m.headers and m.headers[LOOP_HEADER] == "1":
                 self.skipped_loops += 1
                 continue
             target = targets.get((m.topic, id(m.partition)))
             if target is None:
-                topic = self.config.target_topic(m.topic)
-                queues = self.target.writable_queues(topic)
+                queues = self.target.writable_queues(self.config.target_topic(m.topic))
                 target = targets[(m.topic, id(m.partition))] = \
-                    (topic, by_queue[queues[int(m.partition["queue"]) % len(queues)]])
-            target[1].append((m, replica_of(target[0], m)))
+                    by_queue[queues[int(m.partition["queue"]) % len(queues)]]
+            target.append(m)
         # Target queues are written at the same time (up to send_concurrency requests in flight),
-        # each queue's runs one after another, in order.
+        # each queue's runs one after another, in order. A run's replicas are built when it is
+        # sent, while the other queues' sends are on their way.
         pending = {queue: deque(born_runs(items)) for queue, items in by_queue.items()}
-        sent: dict[Any, list[tuple[list[tuple[WireMessage, Any]], Any]]] = {queue: [] for queue in by_queue}
-        sending: dict[Any, list[tuple[WireMessage, Any]]] = {}
+        sent: dict[Any, list[tuple[list[WireMessage], Any]]] = {queue: [] for queue in by_queue}
+        sending: dict[Any, list[WireMessage]] = {}
 
         def start(queue: Any) -> Any:
             if not pending[queue]:
                 return None
             run = sending[queue] = pending[queue].popleft()
-            return _Refusal(self, queue, lambda: self.target.start_send([r for _, r in run], queue=queue))
+            replicas = [replica_of(queue.topic, m) for m in run]
+            return _Refusal(self, queue, lambda: self.target.start_send(replicas, queue=queue))
 
         def done(queue: Any, result: Any) -> None:
             sent[queue].append((sending[queue], result))
@@ -308,7 +310,7 @@ class ReplicatorPublisher(Publisher):
             for run, result in sent[queue]:
                 self._extend_syncs(queue, run, result.queue_offset, runs)
             self.sent += len(items)
-            stored = items[0][0].headers.get(H_STORE_TS)
+            stored = items[0].headers.get(H_STORE_TS)
             if stored is not None:
                 oldest_stored = float(stored) if oldest_stored is None else min(oldest_stored, float(stored))
         if runs:
@@ -322,11 +324,11 @@ class ReplicatorPublisher(Publisher):
                             f"for {queue.topic}/{queue.queue_id}: {exc}")
 
     @staticmethod
-    def _extend_syncs(queue: Any, items: list[tuple[WireMessage, Any]], first_target_offset: int,
+    def _extend_syncs(queue: Any, items: list[WireMessage], first_target_offset: int,
                       runs: dict[int, tuple[dict[str, Any], list[dict[str, Any]]]]) -> None:
         """A run landed at consecutive target offsets: extend the source queue's runs of offset syncs."""
         target_offset = first_target_offset
-        for source, _ in items:
+        for source in items:
             source_offset = int(source.offset["queue_offset"]) - 1
             entry = runs.get(id(source.partition))
             if entry is None:
