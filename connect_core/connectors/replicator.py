@@ -268,7 +268,7 @@ class ReplicatorPublisher(Publisher):
         self.skipped_loops = 0
 
     def publish(self, messages: list[WireMessage]) -> None:
-        from ..rocketmq.client import pipelined
+        from ..rocketmq.flight import pipelined
 
         if self.bucket is not None and messages:
             self.bucket.acquire(len(messages))

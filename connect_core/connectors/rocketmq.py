@@ -189,7 +189,7 @@ class RocketMQSourceTask(SourceTask[RocketMQSourceConfig]):
         Returns per queue each pull's (offset, records, next offset). A pull read ahead for exactly
         this position and size (``_pull_ahead``) is used when it found messages (messages at an
         offset never change); otherwise the queue is pulled now."""
-        from ..rocketmq.client import pipelined
+        from ..rocketmq.flight import pipelined
 
         steps: dict[int, list[tuple[int, list[ConnectRecord], int]]] = {i: [] for i, _ in shares}
         wanted = dict(shares)

@@ -11,7 +11,7 @@ from .._lazy import lazy_exports
 # connect_core.rocketmq.broker does not load the client, nor the client the broker harness.
 _EXPORTS = {
     "RocketMQClient": "client", "PullResult": "client", "SendResult": "client", "Call": "client",
-    "pipelined": "client",
+    "pipelined": "flight",
     "Message": "message", "MessageExt": "message", "MessageQueue": "message",
     "TopicRoute": "route", "BrokerData": "route", "QueueData": "route", "ClusterInfo": "route",
     "ConnectionPool": "connection", "shared_pool": "connection",
@@ -20,8 +20,9 @@ _EXPORTS = {
 }
 
 if TYPE_CHECKING:
-    from .client import Call, PullResult, RocketMQClient, SendResult, pipelined
+    from .client import Call, PullResult, RocketMQClient, SendResult
     from .connection import ConnectionPool, shared_pool
+    from .flight import pipelined
     from .errors import (BrokerBusyError, BrokerUnavailableError, ProtocolError, RocketMQError, SendFailedError,
                          TopicNotFoundError)
     from .message import Message, MessageExt, MessageQueue

@@ -13,9 +13,8 @@ import logging
 import re
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generic, Iterable, Literal, TypeVar
+from typing import Any, Callable, Generic, Literal, TypeVar
 
 from .codes import (BUSY_CODES, PERM_READ, PERM_WRITE, PULL_FLAG_SUBSCRIPTION, PULL_FLAG_SUSPEND, SEND_STATUS,
                     RequestCode, ResponseCode, code_name)
@@ -136,37 +135,6 @@ class Call(Generic[T]):
 
     def cancel(self) -> None:
         self._request.cancel()
-
-
-K = TypeVar("K")
-
-
-def pipelined(keys: Iterable[K], start: Callable[[K], "Call[Any] | None"], done: Callable[[K, Any], None],
-              limit: int) -> None:
-    """Keep up to ``limit`` requests in flight from this one thread, at most one per key, so each
-    key's requests (a queue's pulls, a queue's sends) run in order. ``start(key)`` begins the key's
-    next request, or returns None when the key has nothing more to ask; ``done(key, result)`` takes
-    the result, and then the key's next request starts. A failure cancels what is in flight.
-
-    Threads would overlap the round trips too, but in Python every hand-off between them and every
-    wait for the interpreter lock costs CPU, and here the CPU is what limits throughput."""
-    waiting = deque(keys)
-    flying: deque[tuple[K, Call[Any]]] = deque()
-    try:
-        while waiting or flying:
-            while waiting and len(flying) < limit:
-                key = waiting.popleft()
-                call = start(key)
-                if call is not None:
-                    flying.append((key, call))
-            if flying:
-                key, call = flying.popleft()
-                done(key, call.result())
-                waiting.append(key)
-    except BaseException:
-        for _, call in flying:
-            call.cancel()
-        raise
 
 
 class RocketMQClient:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from connect_core.rocketmq.client import pipelined
+from connect_core.rocketmq.flight import pipelined
 
 
 class Recorded:
