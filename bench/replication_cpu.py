@@ -9,8 +9,7 @@ process is counted (less the stand-in broker's own work), so the numbers hold on
 
 The workload and both loops are the ones of ``replication_throughput.py``: 1 KB messages with two
 keys, a tag and two user properties, born timestamps in runs of 32, 32 messages a pull, four queues.
-The Replicator pulls and sends one request at a time here (concurrency 1): with nothing to wait for,
-overlapping requests would only add thread hand-offs to the count.
+The Replicator runs with its defaults; the stand-in broker answers each request as it is written.
 
     python bench/replication_cpu.py [--messages 20000] [--rounds 7] [--out bench/results]
 """
@@ -142,8 +141,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     args = parser.parse_args(argv)
 
-    # One request at a time: there is no waiting on a socket here to overlap, only CPU to count.
-    real.REPLICATOR_SETTINGS.update(pull_concurrency=1, send_concurrency=1)
     a, b = MemoryCluster("a"), MemoryCluster("b")
     source = rocketmq_connector.client_for(a.namesrv_addr)
     real.preload(source, "source", args.messages)

@@ -206,12 +206,12 @@ class PlainLoop:
         return copied
 
     def replica(self, m: MessageExt) -> Message:
-        # The properties the Replicator writes for a message on its first hop.
+        # What the Replicator writes for a message on its first hop (the source's message id too).
         properties = {**m.properties, P_PATH: SOURCE, P_SOURCE_CLUSTER: SOURCE, P_SOURCE_TOPIC: m.topic,
                       P_SOURCE_QUEUE: str(m.queue_id), P_SOURCE_OFFSET: str(m.queue_offset),
                       P_SOURCE_MSG_ID: m.unique_id}
         return Message(topic=self.target_topic, body=m.body, tags=m.tags, keys=m.keys, properties=properties,
-                       born_timestamp=m.born_timestamp)
+                       born_timestamp=m.born_timestamp, unique_id=m.unique_id)
 
 
 class Replicator:
@@ -257,7 +257,8 @@ def replication(kind: str, a: Cluster, b: Cluster, source_topic: str, target_top
 
 class RequestLog:
     """Remoting requests through the shared connection pool, by request code: how many, and the wall
-    time inside them (frame encoding, the round trip and the broker's work, frame decoding)."""
+    time from writing each until its answer was read (frame encoding, the round trip and the
+    broker's work, frame decoding; requests in flight together overlap)."""
 
     def __init__(self) -> None:
         self.count: Counter[str] = Counter()
@@ -266,22 +267,29 @@ class RequestLog:
     @contextmanager
     def recording(self) -> Iterator["RequestLog"]:
         pool = shared_pool()
-        original = pool.request
+        original = pool.begin
+        log = self
 
-        def request(addr: str, cmd: Any, timeout_s: float) -> Any:
-            started = time.perf_counter()
-            try:
-                return original(addr, cmd, timeout_s)
-            finally:
-                name = _code_name(cmd.code)
-                self.count[name] += 1
-                self.seconds[name] += time.perf_counter() - started
+        class Timed:
+            def __init__(self, cmd: Any, begin: Callable[[], Any]) -> None:
+                self.name, self.started = _code_name(cmd.code), time.perf_counter()
+                self.request = begin()
 
-        pool.request = request  # type: ignore[method-assign]
+            def answer(self) -> Any:
+                try:
+                    return self.request.answer()
+                finally:
+                    log.count[self.name] += 1
+                    log.seconds[self.name] += time.perf_counter() - self.started
+
+            def cancel(self) -> None:
+                self.request.cancel()
+
+        pool.begin = lambda addr, cmd, timeout_s: Timed(cmd, lambda: original(addr, cmd, timeout_s))  # type: ignore[method-assign]
         try:
             yield self
         finally:
-            del pool.request
+            del pool.begin
 
 
 def _code_name(code: int) -> str:
@@ -529,15 +537,9 @@ def profile_round(kind: str, a: Cluster, b: Cluster, source_topic: str, count: i
     """CPU time (not wall time: the machine is shared) by area and by function, scaled to the CPU
     time per message of the median unprofiled round, since the profiler itself slows Python down."""
     profile = cProfile.Profile(time.process_time)
-    # cProfile sees only the thread it runs in: the profiled round makes one request at a time, so
-    # pulls, decoding and sends are charged to their functions rather than to a thread pool's wait.
-    saved = dict(REPLICATOR_SETTINGS)
-    REPLICATOR_SETTINGS.update(pull_concurrency=1, send_concurrency=1)
-    try:
-        measured = throughput_round(kind, a, b, source_topic, count, profile=profile)
-    finally:
-        REPLICATOR_SETTINGS.clear()
-        REPLICATOR_SETTINGS.update(saved)
+    # Both loops run in one thread (the Replicator keeps its requests in flight from it), so the
+    # profile sees all of their work.
+    measured = throughput_round(kind, a, b, source_topic, count, profile=profile)
     owners = time_by_owner(profile)
     total = sum(owners.values())
     areas: dict[str, float] = defaultdict(float)
@@ -704,7 +706,7 @@ def report(result: dict[str, Any], plot_note: str) -> str:
         f"as fast as the client can ({result['born_timestamp_runs']} runs of equal born timestamps), "
         f"replicated to a fresh topic of cluster B per measurement; {result['pull_batch']} messages a pull, "
         f"{result['statistic']} of {result['rounds']} counts. The plain loop makes one request at a time; the "
-        f"Replicator runs with {result.get('replicator_settings')}.",
+        f"Replicator runs with {result.get('replicator_settings')}, its requests in flight together from one thread.",
         "",
         f"Machine: {machine['cores']} cores ({machine['cpu']}), {machine['memory_gib']} GiB, {machine['system']}; "
         f"Python {machine['python']}; RocketMQ {machine['rocketmq']}, {machine['java']}, JIT {machine['broker_jit']}; "
@@ -773,9 +775,8 @@ def report(result: dict[str, Any], plot_note: str) -> str:
                   "function; standard-library and builtin time is charged to the connect_core function that "
                   "called it. Shares are of the profiled round; µs/message scales them to the CPU time per "
                   "message of the median unprofiled round (the profiler slows call-heavy code most, so small "
-                  "functions called per property are somewhat overstated). The profiled Replicator round makes "
-                  "one request at a time (cProfile sees only its own thread); overlapping requests add thread "
-                  "hand-offs on top.", ""]
+                  "functions called per property are somewhat overstated). Both loops run in one thread, "
+                  "so the profile sees all of their work.", ""]
         for kind in KINDS:
             p = result["profile"][kind]
             lines += [f"### {LABELS[kind]}: {p['cpu_us_per_message_unprofiled']} µs of CPU per message", "",
