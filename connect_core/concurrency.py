@@ -1,7 +1,8 @@
-"""Running a connector's independent requests at the same time (queues, objects, table batches).
+"""Running a connector's independent AWS requests at the same time (objects, table batches).
 
-Requests release the GIL while they wait on the network, so a few threads overlap them well. The
-pools are process-wide, kept while a Lambda instance is warm, one per (purpose, size).
+boto3 calls block and release the GIL while they wait on the network, so a few threads overlap them
+well. The pools are process-wide, kept while a Lambda instance is warm, one per (purpose, size).
+(RocketMQ requests need no threads: one thread keeps them in flight, ``rocketmq.flight``.)
 """
 
 from __future__ import annotations
@@ -26,15 +27,14 @@ def run_concurrently(calls: Sequence[Callable[[], T]], limit: int, purpose: str 
         return [call() for call in calls]
     from concurrent.futures import wait
 
-    running = pool(limit, purpose)
+    running = _pool(limit, purpose)
     futures = [running.submit(call) for call in calls]
     wait(futures)
     return [future.result() for future in futures]
 
 
-def pool(limit: int, purpose: str = "requests") -> "ThreadPoolExecutor":
-    """The process-wide pool of ``limit`` threads for ``purpose``. Work that waits for other work
-    takes another purpose than what it waits for, so it never waits behind itself."""
+def _pool(limit: int, purpose: str) -> "ThreadPoolExecutor":
+    """The process-wide pool of ``limit`` threads for ``purpose``."""
     key = (purpose, limit)
     found = _pools.get(key)
     if found is None:
