@@ -92,26 +92,21 @@ class Connection:
             if self._sock is not None:
                 self._sock.setblocking(True)
 
-    def request(self, cmd: RemotingCommand, timeout_s: float) -> RemotingCommand | None:
-        """Send ``cmd``; return its answer (None for a oneway request). Raises BrokerUnavailableError on
-        a timeout and _Broken when the connection fails; either way the connection is closed."""
-        deadline = self.write(cmd, timeout_s)
-        return None if cmd.is_oneway else self.read_answer(cmd, deadline, timeout_s)
-
-    def write(self, cmd: RemotingCommand, timeout_s: float) -> float:
-        """Send ``cmd`` without waiting for its answer; returns the deadline for ``read_answer``."""
+    def write(self, cmd: RemotingCommand, timeout_s: float) -> None:
+        """Send ``cmd`` without waiting for its answer (``read_answer``). Raises BrokerUnavailableError
+        on a timeout and _Broken when the connection fails; either way the connection is closed."""
         if self._sock is None:
             raise _Broken("connection is closed")
-        deadline = time.monotonic() + timeout_s
         self.requests += 1
         with self._failures(cmd, timeout_s):
             self._sock.settimeout(timeout_s)
             self._sock.sendall(cmd.encode())
-        return deadline
 
-    def read_answer(self, cmd: RemotingCommand, deadline: float, timeout_s: float) -> RemotingCommand:
-        """The answer to ``cmd``, written by ``write`` with ``timeout_s``: frames are read until a
-        response arrives or the deadline passes."""
+    def read_answer(self, cmd: RemotingCommand, timeout_s: float) -> RemotingCommand:
+        """The answer to ``cmd``, sent by ``write``: frames are read until a response arrives, for at
+        most ``timeout_s`` from now (not from the write: the answer to a request read late, because
+        its caller was busy or the function was frozen, is waiting in the socket)."""
+        deadline = time.monotonic() + timeout_s
         with self._failures(cmd, timeout_s):
             while True:
                 answer = self._read_frame(deadline)
@@ -238,22 +233,21 @@ class InFlight:
     to the pool once the answer is read; ``cancel()`` (or a failure) closes it instead. A pooled
     connection found broken (the server dropped it while idle) is replaced once, transparently."""
 
-    __slots__ = ("pool", "addr", "cmd", "timeout_s", "conn", "reused", "deadline", "done")
+    __slots__ = ("pool", "addr", "cmd", "timeout_s", "conn", "reused", "done")
 
     def __init__(self, pool: ConnectionPool, addr: str, cmd: RemotingCommand, timeout_s: float,
                  conn: Connection, reused: bool) -> None:
         self.pool, self.addr, self.cmd, self.timeout_s = pool, addr, cmd, timeout_s
         self.conn, self.reused = conn, reused
-        self.deadline = 0.0
         self.done = False
 
     def write(self) -> None:
         try:
             try:
-                self.deadline = self.conn.write(self.cmd, self.timeout_s)
+                self.conn.write(self.cmd, self.timeout_s)
             except _Broken as e:
                 self._reconnect(e)
-                self.deadline = self.conn.write(self.cmd, self.timeout_s)  # a new connection: no second retry
+                self.conn.write(self.cmd, self.timeout_s)  # a new connection: no second retry
         except _Broken as e:
             self.cancel()
             raise BrokerUnavailableError(f"connection to {self.addr} failed: {e}", addr=self.addr) from None
@@ -272,11 +266,11 @@ class InFlight:
                 answer = None
             else:
                 try:
-                    answer = self.conn.read_answer(self.cmd, self.deadline, self.timeout_s)
+                    answer = self.conn.read_answer(self.cmd, self.timeout_s)
                 except _Broken as e:
                     self._reconnect(e)
-                    deadline = self.conn.write(self.cmd, self.timeout_s)
-                    answer = self.conn.read_answer(self.cmd, deadline, self.timeout_s)
+                    self.conn.write(self.cmd, self.timeout_s)
+                    answer = self.conn.read_answer(self.cmd, self.timeout_s)
         except _Broken as e:
             self.conn.close()
             raise BrokerUnavailableError(f"connection to {self.addr} failed: {e}", addr=self.addr) from None

@@ -202,6 +202,19 @@ def test_one_thread_keeps_requests_in_flight_on_several_connections(serve):
         flying[0].answer()
 
 
+def test_an_answer_read_after_the_timeout_has_passed_is_still_taken(serve):
+    # A pull written before a Lambda instance is frozen is read after it thaws, long after its
+    # timeout: the answer is in the socket, and the timeout counts only the wait for it.
+    server = serve(lambda n, req: ok(offset="7"))
+    pool = ConnectionPool()
+
+    request = pool.begin(server.addr, RemotingCommand.request(30, {"topic": "t"}), 0.05)
+    time.sleep(0.2)
+
+    assert request.answer().ext_fields["offset"] == "7"
+    assert len(pool.idle_connections(server.addr)) == 1  # and the connection is kept
+
+
 def test_a_cancelled_request_closes_its_connection(serve):
     server = serve(lambda n, req: ok())
     pool = ConnectionPool()
