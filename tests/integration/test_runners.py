@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import uuid
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,6 @@ from connect_core.runtime.sink_runner import SinkRunner
 from connect_core.runtime.source_runner import SourceRunner
 from connect_core.storage import State, Stores, TargetState
 from connect_core.testing import dead_letters as drain_dead_letters, play_queue
-from connect_core.local.clock import VirtualClock
 
 pytestmark = pytest.mark.integration
 
@@ -27,29 +25,8 @@ FOREVER = lambda: 600_000  # noqa: E731 - remaining Lambda time that never runs 
 
 
 @pytest.fixture
-def clock():
-    return VirtualClock(1_700_000_000.0)
-
-
-@pytest.fixture
 def stores(tables, clock):
     return Stores.dynamodb(*tables, clock=clock)
-
-
-@pytest.fixture
-def queues(embedded_aws):
-    """A records queue redriving to a DLQ after 3 receives."""
-    sqs = aws.client("sqs")
-    suffix = uuid.uuid4().hex[:8]
-    dlq_url = sqs.create_queue(QueueName=f"dlq-{suffix}")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    url = sqs.create_queue(QueueName=f"records-{suffix}", Attributes={
-        "VisibilityTimeout": "0",  # failed messages come back at once: the test never sleeps
-        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"})})["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    yield {"url": url, "arn": arn, "dlq_url": dlq_url, "dlq_arn": dlq_arn}
-    sqs.delete_queue(QueueUrl=url)
-    sqs.delete_queue(QueueUrl=dlq_url)
 
 
 def deploy(stores, config: dict, task_configs: list[dict]) -> None:
