@@ -63,6 +63,11 @@ class MemoryBroker:
             self.cpu_s += time.thread_time() - started
         return decode_frame(frame[4:])  # the client's work again
 
+    def begin(self, addr: str, cmd: RemotingCommand, timeout_s: float) -> "Answered":
+        """As ``ConnectionPool.begin``: the request is written now (here it is answered at once)
+        and its answer read later."""
+        return Answered(self.request(addr, cmd, timeout_s))
+
     def _answer(self, cmd: RemotingCommand) -> RemotingCommand:
         ext = cmd.ext_fields
         if cmd.code == RequestCode.GET_ROUTEINFO_BY_TOPIC:
@@ -104,6 +109,19 @@ class MemoryBroker:
                              queue_offset=offset, commit_log_offset=self.commit_log, born_host="127.0.0.1:50000",
                              store_timestamp=born + 1, store_host="127.0.0.1:10911", system_properties=system)
         return encode_message_ext(message)
+
+
+class Answered:
+    """A request the stand-in broker answered (``InFlight``'s interface)."""
+
+    def __init__(self, answer: RemotingCommand) -> None:
+        self._answer = answer
+
+    def answer(self) -> RemotingCommand:
+        return self._answer
+
+    def cancel(self) -> None:
+        pass
 
 
 class MemoryCluster:

@@ -9,7 +9,7 @@ milliseconds as bursts do.
 Throughput, each measurement into a fresh topic of cluster B:
 
 - plain loop (the baseline): pull each A queue by offset (32 messages a pull, the Replicator's
-  default) and send them to the same queue id on B with one ``send_batch(exact_born_timestamps=True)``,
+  default) and send them to the same queue id on B with one ``send_batch`` (a request per run of equal born timestamps),
   carrying what the Replicator writes: body, keys, tags, user properties and its provenance properties;
 - Replicator: ``SourceRunner.tick`` over in-memory stores, one task, ticked until every message is on B.
 
@@ -145,19 +145,6 @@ def await_counts(client: RocketMQClient, topic: str, expected: Callable[[dict[in
         time.sleep(0.05)
 
 
-def read_all(client: RocketMQClient, topic: str) -> list[MessageExt]:
-    out = []
-    for mq in client.message_queues(topic):
-        offset = client.min_offset(mq)
-        while True:
-            result = client.pull(mq, offset, max_messages=PULL_BATCH)
-            if result.status != "FOUND":
-                break
-            out.extend(result.messages)
-            offset = result.next_offset
-    return out
-
-
 def born_runs(messages: list[MessageExt]) -> int:
     """Runs of equal born timestamps within each queue: the fewest send requests that keep them exact."""
     runs = 0
@@ -195,8 +182,7 @@ class PlainLoop:
             for mq in active:
                 result = self.source.pull(mq, self.offsets[mq], max_messages=PULL_BATCH)
                 if result.status == "FOUND":
-                    self.target.send_batch([self.replica(m) for m in result.messages], queue=self.target_of[mq],
-                                           exact_born_timestamps=True)
+                    self.target.send_batch([self.replica(m) for m in result.messages], queue=self.target_of[mq])
                     copied += len(result.messages)
                 if result.next_offset != self.offsets[mq]:
                     self.offsets[mq] = result.next_offset
@@ -375,7 +361,7 @@ def lag_run(kind: str, a: Cluster, b: Cluster, rate: float, seconds: float) -> t
             producer.kill()
         producer.wait()
     await_counts(target, target_topic, lambda counts: sum(counts.values()) >= (produced or 0))
-    copies = read_all(target, target_topic)
+    copies = target.read_all(target_topic)
     if len(copies) != produced:
         raise RuntimeError(f"{kind} lag run: {len(copies)} messages on B, {produced} produced")
     lags = sorted(m.store_timestamp - m.born_timestamp for m in copies)
@@ -403,7 +389,7 @@ def reference_points(a: Cluster, b: Cluster, source_topic: str, count: int, roun
 
     for _ in range(rounds):
         with timed("pull"):
-            pulled = read_all(source, source_topic)
+            pulled = source.read_all(source_topic)
 
         topic = fresh_topic(b, "send-only")
         loop = PlainLoop(source, target, source_topic, topic)
@@ -458,9 +444,12 @@ def fresh_topic(cluster: Cluster, role: str) -> str:
 
 # connect_core module (path under connect_core/) and function names -> area; first match wins.
 AREAS: tuple[tuple[str, frozenset[str] | None, str], ...] = (
-    ("rocketmq/message.py", frozenset({"decode_messages", "decode_message", "string_to_properties",
-                                       "split_properties", "is_system_property", "format_host", "offset_msg_id",
-                                       "_unwrap", "_decompress"}), "decode pulled messages (message.py)"),
+    ("rocketmq/message.py", frozenset({"decode_messages", "decode_message", "_split_property_text",
+                                       "string_to_properties", "split_properties", "is_system_property",
+                                       "format_host", "_format_host", "offset_msg_id", "offset_msg_id_of",
+                                       "_topic_name", "_unwrap", "_decompress", "decode_batch_body",
+                                       "<listcomp>"}),  # message.py's list comprehensions split keys
+     "decode pulled messages (message.py)"),
     ("rocketmq/message.py", None, "encode: properties, ids, batch (message.py)"),
     ("rocketmq/client.py", frozenset({"writable_queues", "message_queues", "topic_route", "broker_addr",
                                       "invalidate_route"}), "route and queue lookups (client.py)"),
@@ -576,7 +565,7 @@ def run(a: Cluster, b: Cluster, *, messages: int, rounds: int, warmup: int, lag_
     preload(source, source_topic, messages)
     preload_s = time.perf_counter() - started
     await_counts(source, source_topic, lambda counts: sum(counts.values()) >= messages)
-    loaded = read_all(source, source_topic)
+    loaded = source.read_all(source_topic)
     if len(loaded) != messages:
         raise RuntimeError(f"pre-load: {len(loaded)} of {messages} messages on A")
     runs = born_runs(loaded)

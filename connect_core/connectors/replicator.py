@@ -46,6 +46,7 @@ from .rocketmq import (
     RocketMQSourceConfig,
     RocketMQSourceConnector,
     RocketMQSourceTask,
+    born_timestamp,
     client_for,
     message_of,
     queue_partition,
@@ -177,10 +178,9 @@ def replica_of(topic: str, m: WireMessage) -> Any:
     for name in BOOKKEEPING_HEADERS:
         properties.pop(name, None)
     keys = headers.get(H_KEYS)
-    born = headers.get(H_BORN_TS)
     return _message_type()(topic, m.value, headers.get(H_TAGS),
                            keys.split() if keys else [] if m.key is None else [m.key.decode("utf-8", "replace")],
-                           properties, 0, int(born) if born else m.timestamp, headers.get(P_SOURCE_MSG_ID))
+                           properties, 0, born_timestamp(headers, m.timestamp), headers.get(P_SOURCE_MSG_ID))
 
 
 @functools.cache
@@ -191,13 +191,13 @@ def _message_type() -> type:
 
 
 def born_runs(items: list[WireMessage]) -> list[list[WireMessage]]:
-    """Consecutive records whose replicas have equal born timestamps (``replica_of``): a send
+    """Consecutive records whose replicas have equal born timestamps (``born_timestamp``): a send
     request carries one born timestamp, and one request per run tells at which target offset each
     run landed, even when others write to the queue too."""
     runs: list[list[WireMessage]] = []
-    last = object()
+    last: object = object()
     for m in items:
-        born = m.headers.get(H_BORN_TS) or m.timestamp
+        born = born_timestamp(m.headers, m.timestamp)
         if born != last:
             last = born
             runs.append([m])
@@ -277,7 +277,7 @@ class ReplicatorPublisher(Publisher):
         # their partition objects, so this is worked out once per queue and topic
         targets: dict[tuple[str | None, int], list[WireMessage]] = {}
         for m in messages:
-            if LOOP_HEADER in m.headers and m.headers[LOOP_HEADER] == "1":
+            if m.headers.get(LOOP_HEADER) == "1":
                 self.skipped_loops += 1
                 continue
             target = targets.get((m.topic, id(m.partition)))

@@ -115,6 +115,25 @@ def fingerprint(queues: Sequence["MessageQueue"]) -> str:
     return f"{len(queues)}:{zlib.crc32(text.encode()):08x}"
 
 
+class _Tolerant:
+    """A pull read ahead: its failure (say, a connection that timed out while the function was
+    frozen) is not the poll's; ``result()`` gives None and the queue is pulled again."""
+
+    __slots__ = ("call",)
+
+    def __init__(self, call: "Call[PullResult]") -> None:
+        self.call = call
+
+    def result(self) -> "PullResult | None":
+        try:
+            return self.call.result()
+        except Exception:  # noqa: BLE001 - see the class docstring
+            return None
+
+    def cancel(self) -> None:
+        self.call.cancel()
+
+
 class RocketMQSourceTask(SourceTask[RocketMQSourceConfig]):
     offset_order = ("queue_offset",)
 
@@ -374,28 +393,14 @@ def message_of(topic: str, value: Any, key: Any, headers: Mapping[str, str], tim
         keys = [bytes(key).decode("utf-8", "replace") if isinstance(key, (bytes, bytearray)) else str(key)]
     # bookkeeping header names all have a dot; most user property names have none (a cheap first test)
     user = {k: v for k, v in headers.items() if "." not in k or not k.startswith(NOT_USER_PROPERTIES)}
+    return Message(topic, bytes(value), tags or headers.get(H_TAGS), keys, user, 0, born_timestamp(headers, timestamp))
+
+
+def born_timestamp(headers: Mapping[str, str], timestamp: int | None) -> int | None:
+    """A written message's born timestamp: the source message's (``rocketmq.born_timestamp``),
+    else the record's timestamp."""
     born = headers.get(H_BORN_TS)
-    return Message(topic, bytes(value), tags or headers.get(H_TAGS), keys, user, 0,
-                   int(born) if born else timestamp)
-
-
-class _Tolerant:
-    """A pull read ahead: its failure (say, a connection that timed out while the function was
-    frozen) is not the poll's; ``result()`` gives None and the queue is pulled again."""
-
-    __slots__ = ("call",)
-
-    def __init__(self, call: "Call[PullResult]") -> None:
-        self.call = call
-
-    def result(self) -> "PullResult | None":
-        try:
-            return self.call.result()
-        except Exception:  # noqa: BLE001 - see the class docstring
-            return None
-
-    def cancel(self) -> None:
-        self.call.cancel()
+    return int(born) if born else timestamp
 
 
 def queue_for(key: Any, queues: Sequence[Any], fallback: int) -> Any:

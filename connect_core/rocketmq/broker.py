@@ -26,20 +26,19 @@ How a cluster runs:
   not exist (5.4.0 still created it), so both must be created first.
 - ``stop()`` ends only the processes this cluster started, by PID: SIGTERM, a grace period, SIGKILL.
 
-Pure standard library: it runs in tests, in the CLI and under make, before anything is installed.
+Pure standard library (its remoting requests use the client's stdlib-only frame and connection
+modules): it runs in tests, in the CLI and under make, before anything is installed.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
 import re
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -47,6 +46,11 @@ import threading
 import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+from .codes import RequestCode, ResponseCode
+from .connection import ConnectionPool
+from .errors import RocketMQError
+from .protocol import RemotingCommand
 
 __all__ = ["ROCKETMQ_VERSION", "BrokerStartError", "RemotingError", "RocketMQCluster", "RocketMQClusters",
            "RocketMQUnavailable", "default_workdir", "find_java", "find_maven", "load_state", "resolve_jars",
@@ -336,61 +340,27 @@ def _port_open(port: int, timeout: float = 0.5) -> bool:
         return False
 
 
-def _split(addr: str) -> tuple[str, int]:
-    host, _, port = addr.rpartition(":")
-    return host, int(port)
-
-
 # --- the remoting requests the cluster needs ----------------------------------------------------
 
-UPDATE_AND_CREATE_TOPIC = 17
-GET_ALL_TOPIC_CONFIG = 21
-GET_ROUTEINFO_BY_TOPIC = 105
-UPDATE_AND_CREATE_SUBSCRIPTIONGROUP = 200
-TOPIC_NOT_EXIST = 17
-# MQVersion.Version.V4_9_4: from this version on, name servers answer routes in standard JSON.
-_CLIENT_VERSION = 401
-_opaque = itertools.count(1)
-
-
-def _recv_exactly(sock: socket.socket, size: int) -> bytes:
-    chunks, missing = [], size
-    while missing:
-        chunk = sock.recv(min(missing, 1 << 20))
-        if not chunk:
-            raise ConnectionError("connection closed in the middle of a response")
-        chunks.append(chunk)
-        missing -= len(chunk)
-    return b"".join(chunks)
-
-
 def _remoting_call(addr: str, code: int, fields: Mapping[str, Any] | None = None, body: bytes = b"", *,
-                   timeout: float = 10.0) -> tuple[dict[str, Any], bytes]:
-    """One request, one JSON-header response: (response header, response body)."""
-    opaque = next(_opaque)
-    header = json.dumps({"code": code, "language": "PYTHON", "version": _CLIENT_VERSION, "opaque": opaque,
-                         "flag": 0, "extFields": {k: str(v) for k, v in (fields or {}).items()}},
-                        separators=(",", ":")).encode()
-    frame = struct.pack(">II", 4 + len(header) + len(body), len(header)) + header + body
-    with socket.create_connection(_split(addr), timeout=timeout) as sock:
-        sock.sendall(frame)
-        (length,) = struct.unpack(">I", _recv_exactly(sock, 4))
-        payload = _recv_exactly(sock, length)
-    header_length = struct.unpack(">I", payload[:4])[0] & 0xFFFFFF
-    response = json.loads(payload[4:4 + header_length])
-    if response.get("opaque") != opaque:
-        raise RemotingError(f"{addr} answered request {opaque} with opaque {response.get('opaque')}")
-    return response, payload[4 + header_length:]
+                   timeout: float = 10.0) -> RemotingCommand:
+    """One request on a connection of its own (the harness keeps none open); the answer."""
+    pool = ConnectionPool()
+    try:
+        return pool.request(addr, RemotingCommand.request(code, dict(fields or {}), body), timeout)
+    except RocketMQError as exc:
+        raise RemotingError(f"{addr}: {exc}") from exc
+    finally:
+        pool.close()
 
 
 def _checked_call(addr: str, code: int, fields: Mapping[str, Any] | None = None, body: bytes = b"",
                   *, what: str) -> bytes:
-    response, payload = _remoting_call(addr, code, fields, body)
-    if response.get("code") != 0:
-        remark = response.get("remark")
-        raise RemotingError(f"{what} failed at {addr}: code {response.get('code')}: {remark}",
-                            code=response.get("code"), remark=remark)
-    return payload
+    answer = _remoting_call(addr, code, fields, body)
+    if answer.code != ResponseCode.SUCCESS:
+        raise RemotingError(f"{what} failed at {addr}: code {answer.code}: {answer.remark}",
+                            code=answer.code, remark=answer.remark)
+    return answer.body
 
 
 # --- one cluster --------------------------------------------------------------------------------
@@ -666,15 +636,16 @@ class RocketMQCluster:
     def update_topic_queues(self, topic: str, queues: int) -> None:
         """Change an existing topic's read and write queue count (its attributes stay)."""
         if self.topic_route(topic) is None:
-            raise RemotingError(f"topic {topic} does not exist in cluster {self.name}", code=TOPIC_NOT_EXIST)
+            raise RemotingError(f"topic {topic} does not exist in cluster {self.name}",
+                                code=ResponseCode.TOPIC_NOT_EXIST)
         self._update_topic(topic, queues, "")
 
     def _update_topic(self, topic: str, queues: int, attributes: str) -> None:
         if not 1 <= queues <= 1024:
             raise ValueError(f"queues={queues}: between 1 and 1024")
-        _checked_call(self.broker_addr, UPDATE_AND_CREATE_TOPIC, {
+        _checked_call(self.broker_addr, RequestCode.UPDATE_AND_CREATE_TOPIC, {
             "topic": topic, "defaultTopic": "TBW102", "readQueueNums": queues, "writeQueueNums": queues,
-            "perm": 6, "topicFilterType": "SINGLE_TAG", "topicSysFlag": 0, "order": "false",
+            "perm": 6, "topicFilterType": "SINGLE_TAG", "topicSysFlag": 0, "order": False,
             "attributes": attributes}, what=f"creating topic {topic}")
         self._await_route(topic, queues)
 
@@ -693,22 +664,22 @@ class RocketMQCluster:
     def create_consumer_group(self, group: str) -> None:
         """Create a subscription group. 5.5.0's proxy refuses a gRPC consumer of an unknown group
         ("group not found"); remoting pulls still create groups on the fly."""
-        _checked_call(self.broker_addr, UPDATE_AND_CREATE_SUBSCRIPTIONGROUP,
+        _checked_call(self.broker_addr, RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP,
                       body=json.dumps({"groupName": group}).encode(), what=f"creating consumer group {group}")
 
     def topic_route(self, topic: str) -> dict[str, Any] | None:
         """The name server's route for ``topic`` (brokerDatas, queueDatas), or None if it has none."""
-        response, body = _remoting_call(self.namesrv_addr, GET_ROUTEINFO_BY_TOPIC, {"topic": topic})
-        if response.get("code") == TOPIC_NOT_EXIST:
+        answer = _remoting_call(self.namesrv_addr, RequestCode.GET_ROUTEINFO_BY_TOPIC, {"topic": topic})
+        if answer.code == ResponseCode.TOPIC_NOT_EXIST:
             return None
-        if response.get("code") != 0:
-            raise RemotingError(f"route of {topic} at {self.namesrv_addr}: code {response.get('code')}: "
-                                f"{response.get('remark')}", code=response.get("code"), remark=response.get("remark"))
-        return json.loads(body)
+        if answer.code != ResponseCode.SUCCESS:
+            raise RemotingError(f"route of {topic} at {self.namesrv_addr}: code {answer.code}: {answer.remark}",
+                                code=answer.code, remark=answer.remark)
+        return json.loads(answer.body)
 
     def topic_config(self, topic: str) -> dict[str, Any] | None:
         """The broker's configuration of ``topic`` (queue counts, perm, attributes), or None."""
-        body = _checked_call(self.broker_addr, GET_ALL_TOPIC_CONFIG, what="reading topic configs")
+        body = _checked_call(self.broker_addr, RequestCode.GET_ALL_TOPIC_CONFIG, what="reading topic configs")
         return json.loads(body).get("topicConfigTable", {}).get(topic)
 
     def mqadmin(self, *args: str, timeout: float = 120.0) -> str:

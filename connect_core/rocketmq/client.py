@@ -16,14 +16,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, Literal, TypeVar
 
-from .codes import (BUSY_CODES, PERM_READ, PERM_WRITE, PULL_FLAG_SUBSCRIPTION, PULL_FLAG_SUSPEND, SEND_STATUS,
+from .codes import (BUSY_CODES, PULL_FLAG_SUBSCRIPTION, PULL_FLAG_SUSPEND, SEND_STATUS,
                     RequestCode, ResponseCode, code_name)
 from .connection import ConnectionPool, shared_pool
 from .errors import BrokerBusyError, BrokerUnavailableError, RocketMQError, SendFailedError, TopicNotFoundError
 from .message import (Message, MessageExt, MessageQueue, body_bytes, decode_messages, encode_batch_body,
-                      encode_properties, new_unique_id, properties_to_string, wire_properties)
+                      encode_properties, new_unique_id)
 from .protocol import RemotingCommand
-from .route import BrokerData, ClusterInfo, TopicRoute
+from .route import ClusterInfo, TopicRoute
 
 log = logging.getLogger(__name__)
 
@@ -95,21 +95,6 @@ class _Counter:
 T = TypeVar("T")
 
 
-class _Answered:
-    """A request a pool without ``begin`` answered at once (the same interface as ``InFlight``)."""
-
-    __slots__ = ("_answer",)
-
-    def __init__(self, answer: RemotingCommand | None) -> None:
-        self._answer = answer
-
-    def answer(self) -> RemotingCommand | None:
-        return self._answer
-
-    def cancel(self) -> None:
-        pass
-
-
 def _answer_of(answer: RemotingCommand) -> RemotingCommand:
     return answer
 
@@ -130,7 +115,6 @@ class Call(Generic[T]):
         except BrokerUnavailableError:
             self._client.invalidate_route(self._topic)  # a restarted or replaced broker may have a new address
             raise
-        assert answer is not None
         return self._finish(answer)
 
     def cancel(self) -> None:
@@ -187,9 +171,7 @@ class RocketMQClient:
         if self._closed:
             raise RocketMQError("the client is closed")
         cmd = RemotingCommand.request(code, fields, body)
-        answer = self.pool.request(addr, cmd, timeout_s or self.timeout_s)
-        assert answer is not None
-        return answer
+        return self.pool.request(addr, cmd, timeout_s or self.timeout_s)
 
     def _namesrv_request(self, code: int, fields: dict[str, object] | None = None) -> tuple[str, RemotingCommand]:
         """Ask the name servers in turn, starting with the last one that answered."""
@@ -252,18 +234,11 @@ class RocketMQClient:
 
     def message_queues(self, topic: str) -> list[MessageQueue]:
         """Readable queues, sorted by (broker name, queue id)."""
-        route = self.topic_route(topic)
-        return sorted(MessageQueue(q.broker_name, topic, i)
-                      for q in route.queues if q.perm & PERM_READ and q.broker_name in route.brokers
-                      for i in range(q.read_queue_nums))
+        return list(self.topic_route(topic).readable_queues)
 
     def writable_queues(self, topic: str) -> list[MessageQueue]:
         """Writable queues on brokers with a master, sorted by (broker name, queue id)."""
-        route = self.topic_route(topic)
-        return sorted(MessageQueue(q.broker_name, topic, i)
-                      for q in route.queues
-                      if q.perm & PERM_WRITE and route.brokers.get(q.broker_name, _NO_BROKER).master_addr
-                      for i in range(q.write_queue_nums))
+        return list(self.topic_route(topic).writable_queues)
 
     def cluster_info(self) -> ClusterInfo:
         addr, answer = self._namesrv_request(RequestCode.GET_BROKER_CLUSTER_INFO)
@@ -295,12 +270,8 @@ class RocketMQClient:
         addr = self.broker_addr(mq, master=master)
         # bname: the 5.x proxy forwards by it; brokers ignore it.
         cmd = RemotingCommand.request(code, {**fields, "bname": mq.broker_name}, body)
-        pool = self.pool
-        begin = getattr(pool, "begin", None)  # a pool of one's own may only answer requests
         try:
-            if begin is not None:
-                return addr, begin(addr, cmd, timeout_s or self.timeout_s)
-            return addr, _Answered(pool.request(addr, cmd, timeout_s or self.timeout_s))
+            return addr, self.pool.begin(addr, cmd, timeout_s or self.timeout_s)
         except BrokerUnavailableError:
             self.invalidate_route(mq.topic)  # a restarted or replaced broker may have a new address
             raise
@@ -369,6 +340,27 @@ class RocketMQClient:
         returns before the broker indexes the message, so this can trail a send by milliseconds."""
         return sum(self.max_offset(mq) - self.min_offset(mq) for mq in self.message_queues(topic))
 
+    def wait_for_messages(self, topic: str, count: int, *, timeout_s: float = 20.0) -> int:
+        """Wait until the topic's queues hold at least ``count`` messages; returns how many they hold.
+        (A send returns once the commit log has the message; its queue shows it a moment later.)
+        Raises TimeoutError when they do not within ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        while (held := self.message_count(topic)) < count:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"topic {topic!r} holds {held} messages, not {count}, after {timeout_s:g}s")
+            time.sleep(0.05)
+        return held
+
+    def read_all(self, topic: str) -> list[MessageExt]:
+        """Every message the topic's readable queues hold, queue by queue from the minimum offset."""
+        out: list[MessageExt] = []
+        for mq in self.message_queues(topic):
+            offset = self.min_offset(mq)
+            while (result := self.pull(mq, offset)).status == "FOUND":
+                out.extend(result.messages)
+                offset = result.next_offset
+        return out
+
     def offset_for_timestamp(self, mq: MessageQueue, timestamp_ms: int) -> int:
         """The offset of the first message stored at or after ``timestamp_ms``; the max offset when
         there is none."""
@@ -424,13 +416,11 @@ class RocketMQClient:
             queue = self._pick_queue(message.topic)
         return self._start_single(message, queue).result()
 
-    def send_batch(self, messages: list[Message], *, queue: MessageQueue,
-                   exact_born_timestamps: bool = True) -> SendResult:
+    def send_batch(self, messages: list[Message], *, queue: MessageQueue) -> SendResult:
         """Send messages of one topic to one queue (SEND_BATCH_MESSAGE). The broker stores one born
         timestamp per request, so consecutive messages with the same born timestamp go in one request
         and a change of born timestamp starts the next: one request when they all share one (or none
-        is set), up to one per message for replicated messages. ``exact_born_timestamps=False`` sends a
-        single request stamped with the first message's born timestamp. The result describes them all:
+        is set), up to one per message for replicated messages. The result describes them all:
         ``queue_offset`` is the first message's, ``msg_ids`` every UNIQ_KEY in order."""
         if not messages:
             raise ValueError("send_batch needs at least one message")
@@ -439,7 +429,7 @@ class RocketMQClient:
         for m in messages:
             unique_id, entry = self._batch_entry(m, queue)
             born = int(m.born_timestamp) if m.born_timestamp is not None else now
-            if runs and (runs[-1][0] == born or not exact_born_timestamps):
+            if runs and runs[-1][0] == born:
                 runs[-1][1].append(entry)
                 runs[-1][2].append(unique_id)
             else:
@@ -475,11 +465,11 @@ class RocketMQClient:
         if queue.topic != message.topic:
             raise ValueError(f"message topic {message.topic!r} differs from the queue's topic {queue.topic!r}")
         unique_id = message.unique_id or new_unique_id()
-        props = wire_properties(message, unique_id)
+        properties = encode_properties(message, unique_id).decode("utf-8")  # a header carries them as text
         body = body_bytes(message)
         born = int(message.born_timestamp) if message.born_timestamp is not None else int(time.time() * 1000)
         addr, request = self._begin(queue, RequestCode.SEND_MESSAGE_V2,
-                                    self._send_header(queue, born, message.flag, props, batch=False),
+                                    self._send_header(queue, born, message.flag, properties, batch=False),
                                     body, master=True)
         return Call(request, lambda answer: self._send_result(answer, addr, queue, unique_id, (unique_id,)),
                     self, queue.topic)
@@ -500,11 +490,11 @@ class RocketMQClient:
         return Call(request, lambda answer: self._send_result(answer, addr, queue, ",".join(msg_ids), msg_ids),
                     self, queue.topic)
 
-    def _send_header(self, queue: MessageQueue, born: int, flag: int, props: dict[str, str] | None, *,
+    def _send_header(self, queue: MessageQueue, born: int, flag: int, properties: str | None, *,
                      batch: bool) -> dict[str, object]:
         # SendMessageRequestHeaderV2: short names a..n. n (broker name) is what the 5.x proxy routes by.
         return {"a": self.producer_group, "b": queue.topic, "c": DEFAULT_TOPIC, "d": 4, "e": queue.queue_id,
-                "f": 0, "g": born, "h": int(flag), "i": properties_to_string(props) if props else None,
+                "f": 0, "g": born, "h": int(flag), "i": properties,
                 "j": 0, "k": False, "m": batch, "n": queue.broker_name}
 
     def _send_result(self, answer: RemotingCommand, addr: str, queue: MessageQueue, msg_id: str,
@@ -565,19 +555,5 @@ class RocketMQClient:
             if answer.code != ResponseCode.SUCCESS:
                 raise self._fail(answer, f"create consumer group {group!r}", addr)
 
-    def delete_topic(self, topic: str, *, cluster: str | None = None) -> None:
-        """Delete the topic from every master of ``cluster`` and from the name servers."""
-        for addr in self._master_addrs(cluster):
-            answer = self._request(addr, RequestCode.DELETE_TOPIC_IN_BROKER, {"topic": topic})
-            if answer.code != ResponseCode.SUCCESS:
-                raise self._fail(answer, f"delete topic {topic!r}", addr)
-        for addr in self.namesrv_addrs:
-            answer = self._request(addr, RequestCode.DELETE_TOPIC_IN_NAMESRV, {"topic": topic})
-            if answer.code != ResponseCode.SUCCESS:
-                raise self._fail(answer, f"delete topic {topic!r}", addr)
-        self.invalidate_route(topic)
-
-
-_NO_BROKER = BrokerData(broker_name="", cluster="")
 
 __all__ = ["PullResult", "RocketMQClient", "SendResult", "parse_tag_expression"]

@@ -172,7 +172,7 @@ class ConnectionPool:
         self._open = opener
         self.opened = 0  # connections opened over the pool's life (for tests and metrics)
 
-    def request(self, addr: str, cmd: RemotingCommand, timeout_s: float) -> RemotingCommand | None:
+    def request(self, addr: str, cmd: RemotingCommand, timeout_s: float) -> RemotingCommand:
         return self.begin(addr, cmd, timeout_s).answer()
 
     def begin(self, addr: str, cmd: RemotingCommand, timeout_s: float) -> "InFlight":
@@ -255,22 +255,19 @@ class InFlight:
             self.cancel()
             raise
 
-    def answer(self) -> RemotingCommand | None:
-        """The answer (None for a oneway request). Raises BrokerUnavailableError when the broker
-        does not answer in time or the connection fails."""
+    def answer(self) -> RemotingCommand:
+        """The answer. Raises BrokerUnavailableError when the broker does not answer in time or the
+        connection fails."""
         if self.done:
             raise RuntimeError("the answer of this request was read already")
         self.done = True
         try:
-            if self.cmd.is_oneway:
-                answer = None
-            else:
-                try:
-                    answer = self.conn.read_answer(self.cmd, self.timeout_s)
-                except _Broken as e:
-                    self._reconnect(e)
-                    self.conn.write(self.cmd, self.timeout_s)
-                    answer = self.conn.read_answer(self.cmd, self.timeout_s)
+            try:
+                answer = self.conn.read_answer(self.cmd, self.timeout_s)
+            except _Broken as e:
+                self._reconnect(e)
+                self.conn.write(self.cmd, self.timeout_s)
+                answer = self.conn.read_answer(self.cmd, self.timeout_s)
         except _Broken as e:
             self.conn.close()
             raise BrokerUnavailableError(f"connection to {self.addr} failed: {e}", addr=self.addr) from None

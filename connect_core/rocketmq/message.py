@@ -112,11 +112,6 @@ class MessageExt(Message):
     broker_name: str | None = None
 
     @property
-    def all_properties(self) -> dict[str, str]:
-        """User and system properties together, as the broker stored them."""
-        return {**self.properties, **self.system_properties}
-
-    @property
     def queue(self) -> MessageQueue | None:
         return None if self.broker_name is None else MessageQueue(self.broker_name, self.topic, self.queue_id)
 

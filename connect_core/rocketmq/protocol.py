@@ -59,21 +59,15 @@ class RemotingCommand:
     serialize_type: int = SERIALIZE_JSON
 
     @classmethod
-    def request(cls, code: int, fields: dict[str, object] | None = None, body: bytes = b"", *,
-                oneway: bool = False) -> "RemotingCommand":
+    def request(cls, code: int, fields: dict[str, object] | None = None, body: bytes = b"") -> "RemotingCommand":
         """A request with a fresh opaque. Field values are stringified the way Java's headers are
         (booleans as ``true``/``false``); None values are left out."""
         ext = {k: _ext_value(v) for k, v in (fields or {}).items() if v is not None}
-        return cls(code=int(code), ext_fields=ext, body=bytes(body), opaque=next_opaque(),
-                   flag=FLAG_ONEWAY if oneway else 0)
+        return cls(code=int(code), ext_fields=ext, body=bytes(body), opaque=next_opaque())
 
     @property
     def is_response(self) -> bool:
         return bool(self.flag & FLAG_RESPONSE)
-
-    @property
-    def is_oneway(self) -> bool:
-        return bool(self.flag & FLAG_ONEWAY)
 
     def encode(self) -> bytes:
         """The whole frame, length prefix included."""

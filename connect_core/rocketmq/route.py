@@ -9,12 +9,14 @@ unless the client asks for standard JSON, and only routes can be asked for it: s
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
 
 from .codes import PERM_READ, PERM_WRITE
 from .errors import ProtocolError
+from .message import MessageQueue
 
 MASTER_ID = 0
 
@@ -104,6 +106,25 @@ class TopicRoute:
     @property
     def clusters(self) -> set[str]:
         return {b.cluster for b in self.brokers.values()}
+
+    @functools.cached_property
+    def readable_queues(self) -> tuple[MessageQueue, ...]:
+        """Readable queues of the route's brokers, sorted by (broker name, queue id); worked out
+        once per route (a route is cached and asked for its queues per send)."""
+        return tuple(sorted(MessageQueue(q.broker_name, self.topic, i)
+                            for q in self.queues if q.readable and q.broker_name in self.brokers
+                            for i in range(q.read_queue_nums)))
+
+    @functools.cached_property
+    def writable_queues(self) -> tuple[MessageQueue, ...]:
+        """Writable queues on brokers with a master, sorted by (broker name, queue id)."""
+        return tuple(sorted(MessageQueue(q.broker_name, self.topic, i)
+                            for q in self.queues if q.writable and self._has_master(q.broker_name)
+                            for i in range(q.write_queue_nums)))
+
+    def _has_master(self, broker_name: str) -> bool:
+        broker = self.brokers.get(broker_name)
+        return broker is not None and bool(broker.master_addr)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connect_core.rocketmq.errors import ProtocolError
-from connect_core.rocketmq.protocol import (FLAG_ONEWAY, FLAG_RESPONSE, SERIALIZE_JSON, SERIALIZE_ROCKETMQ,
+from connect_core.rocketmq.protocol import (FLAG_RESPONSE, SERIALIZE_JSON, SERIALIZE_ROCKETMQ,
                                             RemotingCommand, decode_frame)
 from connect_core.rocketmq.route import ClusterInfo, TopicRoute, loads_lenient
 
@@ -69,10 +69,10 @@ def test_json_request_frame_layout():
 
 
 def test_request_stringifies_header_fields_like_java_and_drops_none():
-    cmd = RemotingCommand.request(11, {"queueOffset": 12, "order": False, "force": True, "skip": None}, oneway=True)
+    cmd = RemotingCommand.request(11, {"queueOffset": 12, "order": False, "force": True, "skip": None})
 
     assert cmd.ext_fields == {"queueOffset": "12", "order": "false", "force": "true"}
-    assert cmd.flag == FLAG_ONEWAY and cmd.is_oneway and not cmd.is_response
+    assert cmd.flag == 0 and not cmd.is_response
     assert RemotingCommand.request(11).opaque != cmd.opaque
 
 

@@ -8,8 +8,6 @@ import zlib
 
 import pytest
 
-from indexing import wait_for_messages
-
 from connect_core import ConnectRecord, TaskContext
 from connect_core.api import OffsetMap
 from connect_core.config import validate_config
@@ -56,7 +54,7 @@ def send(cluster, topic, count, **fields):
     for i in range(count):
         client.send(Message(topic=topic, body=f"body-{i}".encode(), tags=fields.get("tags", f"t{i % 2}"),
                             keys=[f"k{i}"], properties={"n": str(i)}))
-    wait_for_messages(client, topic, before + count)
+    client.wait_for_messages(topic, before + count)
 
 
 def drain(task) -> list[ConnectRecord]:
@@ -122,7 +120,7 @@ def test_polls_share_the_budget_so_no_queue_starves(a, concurrency):
         client.send(Message(topic=topic, body=f"q0-{i}".encode()), queue=queues[0])
     for i in range(3):
         client.send(Message(topic=topic, body=f"q3-{i}".encode()), queue=queues[3])
-    wait_for_messages(client, topic, 33)
+    client.wait_for_messages(topic, 33)
     task = task_of(source(a, topic, max_poll_records=8, pull_batch_size=8, pull_concurrency=concurrency))
 
     offsets, polls = OffsetMap(), []
@@ -222,7 +220,7 @@ def test_the_sink_restores_attributes_orders_by_key_and_batches(b):
         task.stop()
 
     client = client_for(b.namesrv_addr)
-    wait_for_messages(client, topic, 12)
+    client.wait_for_messages(topic, 12)
     by_queue = {}
     for mq in client.message_queues(topic):
         result = client.pull(mq, 0, max_messages=32)
@@ -247,7 +245,7 @@ def test_the_sink_writes_through_a_5x_proxy_with_the_official_client(b):
         task.stop()
 
     client = client_for(b.namesrv_addr)
-    wait_for_messages(client, topic, 1)
+    client.wait_for_messages(topic, 1)
     [mq] = client.message_queues(topic)
     [message] = client.pull(mq, 0).messages
     assert (message.body, message.tags, message.keys, message.properties["region"]) == (b"via-proxy", "p", ["k1"], "eu")

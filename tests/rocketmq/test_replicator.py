@@ -14,8 +14,6 @@ from collections import Counter
 
 import pytest
 
-from indexing import wait_for_messages
-
 from connect_core.config import validate_config
 from connect_core.connectors.replicator import P_PATH, P_SOURCE_MSG_ID, P_SOURCE_OFFSET, TokenBucket, translate
 from connect_core.connectors.rocketmq import client_for
@@ -59,7 +57,7 @@ def produce(cluster, topic: str, count: int, *, prefix: str = "m") -> list[Messa
                           born_timestamp=1_700_000_000_000 + i)
         client.send(message)
         sent.append(message)
-    wait_for_messages(client, topic, before + count)
+    client.wait_for_messages(topic, before + count)
     return sent
 
 
@@ -68,17 +66,8 @@ def read_all(cluster, topic: str, expect: int | None = None) -> list:
     ``expect`` messages to be indexed, where the test knows how many were sent)."""
     client = client_for(cluster.namesrv_addr)
     if expect is not None:
-        wait_for_messages(client, topic, expect)
-    out = []
-    for mq in client.message_queues(topic):
-        offset = client.min_offset(mq)
-        while True:
-            result = client.pull(mq, offset, max_messages=32)
-            if result.status != "FOUND":
-                break
-            out.extend(result.messages)
-            offset = result.next_offset
-    return out
+        client.wait_for_messages(topic, expect)
+    return client.read_all(topic)
 
 
 @pytest.fixture
