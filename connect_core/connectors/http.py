@@ -149,8 +149,9 @@ class HttpSinkConfig(SinkConnectorConfig):
     def _headers(cls, value: dict[str, str]) -> dict[str, str]:
         problems = []
         for name, text in value.items():
-            if not _TOKEN.match(name):
-                problems.append(f"{name!r} is not a valid header name (letters, digits and !#$%&'*+.^_`|~-)")
+            bad_name = _bad_header_name(name)
+            if bad_name:
+                problems.append(bad_name)
             elif name.lower() in _MANAGED_HEADERS:
                 problems.append(f"header {name!r} is set by the connection itself and cannot be configured")
             if _BAD_HEADER_VALUE.search(text):
@@ -159,19 +160,13 @@ class HttpSinkConfig(SinkConnectorConfig):
             raise ValueError("; ".join(problems))
         return value
 
-    @field_validator("auth_header")
+    @field_validator("auth_header", "idempotency_key_header")
     @classmethod
-    def _auth_header(cls, value: str) -> str:
-        _check_header_name(value)
-        if value.lower() in _MANAGED_HEADERS:
-            raise ValueError(f"header {value!r} is set by the connection itself")
-        return value
-
-    @field_validator("idempotency_key_header")
-    @classmethod
-    def _idempotency_header(cls, value: str | None) -> str | None:
+    def _header_name(cls, value: str | None) -> str | None:
         if value is not None:
-            _check_header_name(value)
+            bad_name = _bad_header_name(value)
+            if bad_name:
+                raise ValueError(bad_name)
             if value.lower() in _MANAGED_HEADERS:
                 raise ValueError(f"header {value!r} is set by the connection itself")
         return value
@@ -199,9 +194,11 @@ class HttpSinkConfig(SinkConnectorConfig):
         return out
 
 
-def _check_header_name(name: str) -> None:
-    if not _TOKEN.match(name):
-        raise ValueError(f"{name!r} is not a valid header name (letters, digits and !#$%&'*+.^_`|~-)")
+def _bad_header_name(name: str) -> str | None:
+    """What is wrong with a header name, None if nothing."""
+    if _TOKEN.match(name):
+        return None
+    return f"{name!r} is not a valid header name (letters, digits and !#$%&'*+.^_`|~-)"
 
 
 # -- errors ----------------------------------------------------------------------------------------
@@ -213,29 +210,17 @@ class HttpSinkError(ConnectError):
 class HttpStatusError(HttpSinkError):
     """The server refused the request with a status that is not retried: the records of the request fail."""
 
-    def __init__(self, message: str, status: int, body_excerpt: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.body_excerpt = body_excerpt
-
 
 class HttpRetriableStatusError(HttpSinkError, RetriableError):
     """A retried status (429, 5xx, ...) that persisted until the retry budget ran out."""
 
-    def __init__(self, message: str, status: int, body_excerpt: str, retry_after: float | None) -> None:
+    def __init__(self, message: str, retry_after: float | None) -> None:
         super().__init__(message)
-        self.status = status
-        self.body_excerpt = body_excerpt
         self.retry_after = retry_after
 
 
 class HttpRetryLaterError(HttpSinkError):
     """The server asked to retry later than the retry budget allows: no point waiting now."""
-
-    def __init__(self, message: str, status: int, body_excerpt: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.body_excerpt = body_excerpt
 
 
 class HttpConnectionError(HttpSinkError, RetriableError):
@@ -317,7 +302,6 @@ class HttpSinkTask(SinkTask[HttpSinkConfig]):
         self._random = random.Random()
         self._conn: http.client.HTTPConnection | None = None
         self._conn_used = False
-        self._retry_after: float | None = None
         self._deadline = 0.0
         self._last_error: BaseException | None = None
         self._tls: ssl.SSLContext | None = None
@@ -456,7 +440,6 @@ class HttpSinkTask(SinkTask[HttpSinkConfig]):
         retrier = Retrier(errors, sleep=self._pause, clock=self.clock)
 
         def attempt() -> None:
-            self._retry_after = None
             try:
                 self._attempt(request, self._deadline)
             except Exception as exc:
@@ -471,9 +454,9 @@ class HttpSinkTask(SinkTask[HttpSinkConfig]):
             delay = backoff  # the rest of the budget, then one last attempt (no tail of ever smaller waits)
         else:
             delay = backoff * self._random.uniform(0.5, 1.0)
-        if self._retry_after is not None:
-            delay = max(delay, self._retry_after)  # the Retrier checked the budget before asking to wait
-            self._retry_after = None
+        retry_after = getattr(self._last_error, "retry_after", None)
+        if retry_after is not None:
+            delay = max(delay, retry_after)  # the Retrier checked the budget before asking to wait
         logger.info("HTTP request failed; retrying", extra={
             "connector": self.config.name, "error": str(self._last_error), "delay_s": round(delay, 3)})
         self.sleep(delay)
@@ -487,8 +470,7 @@ class HttpSinkTask(SinkTask[HttpSinkConfig]):
         if 200 <= status < 300:
             return
         excerpt = self._excerpt(response.body)
-        where = f"{self.config.method} {self._origin}{request.target.partition('?')[0]}"
-        message = f"HTTP {status} {response.reason} from {where}"
+        message = f"HTTP {status} {response.reason} from {self._where(request)}"
         if 300 <= status < 400 and response.headers.get("Location"):
             message += f" (redirects are not followed; set url to {response.headers['Location']!r})"
         if excerpt:
@@ -498,10 +480,9 @@ class HttpSinkTask(SinkTask[HttpSinkConfig]):
             if retry_after is not None and self.clock() + retry_after > deadline:
                 raise HttpRetryLaterError(
                     f"{message} (the server asked to retry after {retry_after:g} s, beyond the retry budget: "
-                    "errors.retry_timeout_ms and the invocation's remaining time)", status, excerpt)
-            self._retry_after = retry_after
-            raise HttpRetriableStatusError(message, status, excerpt, retry_after)
-        raise HttpStatusError(message, status, excerpt)
+                    "errors.retry_timeout_ms and the invocation's remaining time)")
+            raise HttpRetriableStatusError(message, retry_after)
+        raise HttpStatusError(message)
 
     def _retried(self, status: int) -> bool:
         return status in self._codes or status // 100 in self._classes
@@ -536,14 +517,13 @@ class HttpSinkTask(SinkTask[HttpSinkConfig]):
 
     def _exchange(self, request: _Request, body: bytes) -> _Response:
         headers = self._headers(request)
-        where = f"{self.config.method} {self._origin}{request.target.partition('?')[0]}"
         reused = self._conn is not None and self._conn_used
         try:
             return self._roundtrip(request.target, body, headers)
         except ssl.SSLCertVerificationError as exc:
             self._close()
-            raise HttpTlsError(f"{where}: the server's certificate was not accepted ({exc.verify_message}); "
-                               "set ca_bundle for a private CA") from None
+            raise HttpTlsError(f"{self._where(request)}: the server's certificate was not accepted "
+                               f"({exc.verify_message}); set ca_bundle for a private CA") from None
         except (OSError, http.client.HTTPException) as exc:
             self._close()
             if reused and isinstance(exc, (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected)):
@@ -553,7 +533,11 @@ class HttpSinkTask(SinkTask[HttpSinkConfig]):
                 except (OSError, http.client.HTTPException) as again:
                     self._close()
                     exc = again
-            raise HttpConnectionError(f"{where}: {_describe(exc, self.config)}") from None
+            raise HttpConnectionError(f"{self._where(request)}: {_describe(exc, self.config)}") from None
+
+    def _where(self, request: _Request) -> str:
+        """The request as failures name it: the method and the URL without its query."""
+        return f"{self.config.method} {self._origin}{request.target.partition('?')[0]}"
 
     def _roundtrip(self, target: str, body: bytes, headers: dict[str, str]) -> _Response:
         conn = self._connection()

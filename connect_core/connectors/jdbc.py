@@ -22,7 +22,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal, Mapping, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal, Mapping, Sequence, TypeVar, get_args
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from pydantic import BaseModel, Field, field_validator
@@ -44,6 +44,8 @@ T = TypeVar("T")
 
 _URL_SCHEMES = ("postgresql", "postgres", "jdbc:postgresql")
 _URL_OPTIONS = ("sslmode", "user")
+_SslMode = Literal["disable", "prefer", "require", "verify-full"]
+_SSL_MODES = get_args(_SslMode)
 #: Bind parameters per statement: the protocol allows 65535; far fewer keeps statements small.
 _MAX_PARAMS = 30_000
 
@@ -96,7 +98,7 @@ class PostgresConnection(BaseModel):
     password: SecretRef | None = Field(
         None, description="The login password as a secret reference (Secrets Manager or SSM), read at run "
                           "time and never logged; unset for servers that need none.")
-    ssl_mode: Literal["disable", "prefer", "require", "verify-full"] = Field(
+    ssl_mode: _SslMode = Field(
         "prefer", description="'disable': plain TCP. 'prefer': TLS if the server offers it. 'require': TLS "
                               "without certificate checks. 'verify-full': TLS with the server's certificate "
                               "and host name verified against ssl_root_cert (or the system's CAs).")
@@ -159,8 +161,8 @@ def parse_url(url: str) -> dict[str, Any]:
             raise ValueError(f"option {name!r} is not supported (supported: {', '.join(_URL_OPTIONS)}; "
                              "the others are options of this config)")
         if name == "sslmode":
-            if value not in ("disable", "prefer", "require", "verify-full"):
-                raise ValueError(f"sslmode {value!r} is not one of disable, prefer, require, verify-full")
+            if value not in _SSL_MODES:
+                raise ValueError(f"sslmode {value!r} is not one of {', '.join(_SSL_MODES)}")
             out["ssl_mode"] = value
         else:
             out[name] = value
@@ -769,7 +771,7 @@ class JdbcSinkTask(SinkTask[JdbcSinkConfig]):
     def __init__(self, config: JdbcSinkConfig, task_config: dict[str, Any], context: Any) -> None:
         super().__init__(config, task_config, context)
         # Upserts by primary key write the same row however often a record comes.
-        self.idempotent = config.insert_mode == "upsert"  # type: ignore[misc]
+        self.idempotent = config.insert_mode == "upsert"
         self.session = PostgresSession(config, f"connect-core/{config.name}/{context.task_id}")
         self.tables: dict[str, _Table] = {}
 

@@ -27,9 +27,7 @@ from connect_core.config import validate_config
 from connect_core.config.secrets import clear_cache
 from connect_core.connectors.http import HttpSinkTask
 from connect_core.runtime.pipeline import Message, SinkPipeline
-from connect_core.runtime.wire import to_sqs_entry
-from connect_core.storage import ensure_tables
-from connect_core.testing import dead_letters as drain_dead_letters
+from connect_core.testing import sqs_record
 
 FOREVER = lambda: 600_000  # noqa: E731 - remaining Lambda time that never runs out
 
@@ -177,35 +175,6 @@ def token_secret(fresh_secrets) -> dict[str, str]:
     return {"arn": arn, "ref": f"{arn}#token", "token": token}
 
 
-@pytest.fixture
-def tables(embedded_aws) -> Iterator[tuple[str, str]]:
-    suffix = uuid.uuid4().hex[:12]
-    names = (f"http-configs-{suffix}", f"http-offsets-{suffix}")
-    ensure_tables(*names)
-    yield names
-    for name in names:
-        aws.client("dynamodb").delete_table(TableName=name)
-
-
-@pytest.fixture
-def queues(embedded_aws) -> Iterator[dict[str, str]]:
-    """The sink's source queue (redriving to a DLQ after 3 receives) and the DLQ."""
-    sqs = aws.client("sqs")
-    suffix = uuid.uuid4().hex[:8]
-    dlq_url = sqs.create_queue(QueueName=f"http-dlq-{suffix}")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    url = sqs.create_queue(QueueName=f"http-records-{suffix}", Attributes={
-        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"})})["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    yield {"url": url, "arn": arn, "dlq_url": dlq_url, "dlq_arn": dlq_arn}
-    sqs.delete_queue(QueueUrl=url)
-    sqs.delete_queue(QueueUrl=dlq_url)
-
-
-def dead_letters(queues: dict[str, str]) -> list[dict]:
-    return drain_dead_letters(queues["dlq_url"])
-
-
 def order(n: int, **value: Any) -> Message:
     """Order ``n`` in its wire form, as a source published it: JSON value, key, position."""
     body = {"order": n, **value}
@@ -248,15 +217,6 @@ def make_sink() -> Iterator[Callable[..., Sink]]:
 
 
 def lambda_event(queue_arn: str, messages: list[Message], receive_count: int = 1) -> dict[str, Any]:
-    """An SQS event source mapping event carrying ``messages`` in the runtime's wire format."""
-    records = []
-    for m in messages:
-        entry = to_sqs_entry(m, m.id or "0")
-        records.append({
-            "messageId": m.id, "receiptHandle": f"rh-{m.id}", "body": entry["MessageBody"],
-            "attributes": {"ApproximateReceiveCount": str(receive_count), "SentTimestamp": "1700000000000",
-                           "SenderId": "AIDAIENQZJOLO23YVJ4VO", "ApproximateFirstReceiveTimestamp": "1700000000001"},
-            "messageAttributes": {k: {"stringValue": v["StringValue"], "stringListValues": [], "binaryListValues": [],
-                                      "dataType": v["DataType"]} for k, v in entry["MessageAttributes"].items()},
-            "md5OfBody": "0" * 32, "eventSource": "aws:sqs", "eventSourceARN": queue_arn, "awsRegion": "us-east-1"})
-    return {"Records": records}
+    """An SQS event source mapping event carrying ``messages``, each under its own id (``m<n>``)."""
+    return {"Records": [sqs_record(m, queue_arn=queue_arn, message_id=m.id, receive_count=receive_count)
+                        for m in messages]}

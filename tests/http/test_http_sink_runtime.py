@@ -11,12 +11,11 @@ import pytest
 
 from connect_core.runtime.sink_runner import SinkRunner
 from connect_core.storage import State, Stores
-from connect_core.testing import lambda_context
+from connect_core.testing import dead_letters, deploy, lambda_context
 from functions_support import function_environment, load_event, load_handler
-from http_support import FOREVER, Reply, dead_letters, lambda_event, order
+from http_support import FOREVER, Reply, lambda_event, order
 
 pytestmark = pytest.mark.integration
-
 
 
 def context():
@@ -27,12 +26,6 @@ def context():
 @pytest.fixture
 def stores(tables):
     return Stores.dynamodb(*tables)
-
-
-def deploy(stores: Stores, config: dict) -> None:
-    stores.configs.put_connector(config["name"], config)
-    stores.configs.put_task_configs(config["name"], [{}], generation=1)
-    stores.configs.bind_queue(config["source_queue"], config["name"])
 
 
 def sink_config(webhook, queues, **overrides) -> dict:
@@ -65,7 +58,7 @@ def test_the_sink_consumer_handler_posts_a_captured_batch_and_dead_letters_the_r
                                                   {"order": 3, "sku": "A-3", "qty": 1}]
     assert {r.headers["Authorization"] for r in webhook.requests} == {f"Bearer {token_secret['token']}"}
     assert len(webhook.connections) == 1
-    [letter] = dead_letters(queues)
+    [letter] = dead_letters(queues["dlq_url"])
     assert (letter["connector"], letter["stage"], letter["error"]["type"]) == (config["name"], "put", "HttpStatusError")
     assert letter["error"]["message"] == (f"HTTP 400 Bad Request from POST {webhook.url}/hooks/orders: "
                                           '{"error":"qty must be positive"}')
@@ -95,7 +88,7 @@ def test_an_unavailable_endpoint_returns_the_records_for_redelivery_and_nothing_
 
     assert result.response() == {"batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m2"}]}
     assert {r.json["order"] for r in webhook.requests} == {1}  # order 2 waited for the endpoint to recover
-    assert dead_letters(queues) == []
+    assert dead_letters(queues["dlq_url"]) == []
 
 
 def test_on_the_last_allowed_delivery_the_runtime_dead_letters_with_the_http_error(webhook, queues, stores):
@@ -105,7 +98,7 @@ def test_on_the_last_allowed_delivery_the_runtime_dead_letters_with_the_http_err
     result = SinkRunner(stores).handle(lambda_event(queues["arn"], [order(1)], receive_count=3), FOREVER)
 
     assert result.response() == {"batchItemFailures": []}
-    [letter] = dead_letters(queues)  # the queue's redrive DLQ, maxReceiveCount 3
+    [letter] = dead_letters(queues["dlq_url"])  # the queue's redrive DLQ, maxReceiveCount 3
     assert (letter["error"]["type"], letter["deliveries"]) == ("HttpRetriableStatusError", 3)
     assert "HTTP 503 Service Unavailable" in letter["error"]["message"] and "maintenance" in letter["error"]["message"]
 

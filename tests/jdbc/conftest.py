@@ -1,5 +1,6 @@
 """A real PostgreSQL server for the tests in this folder, started once per session, plus per-test
-databases, secrets, DynamoDB stores and SQS queues on the session's embedded AWS endpoint.
+databases, secrets and stores on the session's embedded AWS endpoint (the tables and queues are
+tests/conftest.py's).
 
 The server binaries come from the Debian package (``make postgres`` installs it when missing): the
 newest ``/usr/lib/postgresql/<version>/bin``, else ``postgres`` on PATH. ``initdb`` creates a
@@ -191,39 +192,7 @@ def connection(postgres: PostgresServer, database: str, password_ref: str) -> di
 
 
 @pytest.fixture
-def tables(embedded_aws: Any) -> Iterator[tuple[str, str]]:
-    """(configs table, offsets table): fresh DynamoDB tables of the embedded endpoint."""
-    from connect_core import aws
-    from connect_core.storage import ensure_tables
-
-    suffix = uuid.uuid4().hex[:12]
-    names = (f"jdbc-configs-{suffix}", f"jdbc-offsets-{suffix}")
-    ensure_tables(*names)
-    yield names
-    for name in names:
-        aws.client("dynamodb").delete_table(TableName=name)
-
-
-@pytest.fixture
 def stores(tables: tuple[str, str]) -> Any:
     from connect_core.storage import Stores
 
     return Stores.dynamodb(*tables)
-
-
-@pytest.fixture
-def queues(embedded_aws: Any) -> Iterator[dict[str, str]]:
-    """A records queue redriving to a DLQ after 3 receives (visibility 0: failures come back at once)."""
-    from connect_core import aws
-
-    sqs = aws.client("sqs")
-    suffix = uuid.uuid4().hex[:8]
-    dlq_url = sqs.create_queue(QueueName=f"jdbc-dlq-{suffix}")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    url = sqs.create_queue(QueueName=f"jdbc-records-{suffix}", Attributes={
-        "VisibilityTimeout": "0",
-        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"})})["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    yield {"url": url, "arn": arn, "dlq_url": dlq_url, "dlq_arn": dlq_arn}
-    sqs.delete_queue(QueueUrl=url)
-    sqs.delete_queue(QueueUrl=dlq_url)

@@ -1,41 +1,23 @@
-"""What the jdbc tests share: deploying a connector into the stores, playing the SQS event source
-mapping, reading queues."""
+"""What the jdbc tests share on top of the test kit (``connect_core.testing``): playing the SQS event
+source mapping into a sink runner, reading what a source published, sending records to a sink."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from connect_core import aws, testing
+from connect_core import aws
 from connect_core.runtime.sink_runner import SinkRunner
 from connect_core.runtime.wire import from_sqs
+from connect_core.testing import drain, play_queue
 
 FOREVER = lambda: 600_000  # noqa: E731 - remaining Lambda time that never runs out
-
-
-def deploy(stores: Any, config: dict[str, Any], task_configs: list[dict[str, Any]] | None = None) -> None:
-    """Store a connector and its task configs as the reconfigure state machine would."""
-    testing.deploy(stores, config, task_configs)
-
-
-def lambda_event(queue_arn: str, received: list[dict[str, Any]]) -> dict[str, Any]:
-    """ReceiveMessage results in the shape the SQS event source mapping hands a function."""
-    return testing.lambda_event(queue_arn, received)
 
 
 def deliver(queues: dict[str, str], runner: SinkRunner, rounds: int = 30) -> list[dict[str, Any]]:
     """Play the event source mapping until the queue is empty. Returns the responses."""
     return [response for _, response in
-            testing.play_queue(queues["url"], queues["arn"], lambda e: runner.handle(e).response(), rounds=rounds)]
-
-
-def drain(url: str) -> list[dict[str, Any]]:
-    """Every message of a queue (deleted): the DLQ's letters, or what a source published."""
-    return testing.drain(url)
-
-
-def dead_letters(queues: dict[str, str]) -> list[dict[str, Any]]:
-    return testing.dead_letters(queues["dlq_url"])
+            play_queue(queues["url"], queues["arn"], lambda e: runner.handle(e).response(), rounds=rounds)]
 
 
 def published(url: str) -> list[dict[str, Any]]:

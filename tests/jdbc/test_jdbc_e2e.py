@@ -10,10 +10,9 @@ import uuid
 
 import pytest
 
-from connect_core import aws
-from connect_core.testing import lambda_context
+from connect_core.testing import deploy, drain, lambda_context, play_queue
 from functions_support import function_environment, load_event, load_handler
-from jdbc_support import deploy, drain, lambda_event, rows
+from jdbc_support import rows
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres,
               pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")]
@@ -58,19 +57,8 @@ def run_source(name: str) -> dict:
 
 def run_sink(queues: dict) -> list[dict]:
     """The event source mapping: batches of up to 10 to the sink handler, deleting the successes."""
-    sqs = aws.client("sqs")
-    responses = []
-    while True:
-        received = sqs.receive_message(QueueUrl=queues["url"], MaxNumberOfMessages=10,
-                                       MessageAttributeNames=["All"], AttributeNames=["All"]).get("Messages", [])
-        if not received:
-            return responses
-        response = load_handler("sink_consumer")(lambda_event(queues["arn"], received), context())
-        responses.append(response)
-        failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
-        for m in received:
-            if m["MessageId"] not in failed:
-                sqs.delete_message(QueueUrl=queues["url"], ReceiptHandle=m["ReceiptHandle"])
+    return [response for _, response in
+            play_queue(queues["url"], queues["arn"], lambda e: load_handler("sink_consumer")(e, context()))]
 
 
 def test_rows_inserted_and_updated_in_one_database_arrive_in_another(

@@ -17,7 +17,8 @@ from connect_core.config import validate_config
 from connect_core.errors import RetriableError
 from connect_core.runtime.pipeline import Message, SinkPipeline
 from connect_core.runtime.sink_runner import SinkRunner
-from jdbc_support import dead_letters, deliver, deploy, rows, send
+from connect_core.testing import dead_letters, deploy
+from jdbc_support import deliver, rows, send
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
@@ -108,7 +109,7 @@ def test_a_missing_table_without_auto_create_sends_the_records_to_the_dlq_with_t
 
     assert deliver(queues, SinkRunner(stores)) == [{"batchItemFailures": []}]
 
-    [letter] = dead_letters(queues)
+    [letter] = dead_letters(queues["dlq_url"])
     assert letter["stage"] == "put" and letter["error"]["type"] == "MissingTableError"
     assert letter["error"]["message"] == ("table 'missing_orders' does not exist (auto_create is off: create it, "
                                           "or set auto_create: true)")
@@ -167,7 +168,7 @@ def test_a_field_without_a_column_fails_that_record_only(stores, queues, connect
     assert deliver(queues, SinkRunner(stores)) == [{"batchItemFailures": []}]
 
     assert rows(db, "SELECT id FROM orders") == [(1,)]
-    [letter] = dead_letters(queues)
+    [letter] = dead_letters(queues["dlq_url"])
     assert letter["error"]["type"] == "MissingColumnError"
     assert letter["error"]["message"].startswith("table 'orders' has no column 'colour' (auto_evolve is off")
 
@@ -184,7 +185,7 @@ def test_a_poison_record_is_isolated_retried_by_sqs_then_dead_lettered_while_the
     assert len(responses[0]["batchItemFailures"]) == 2
     assert responses[-1] == {"batchItemFailures": []}  # the third delivery dead-letters them itself
     assert rows(db, "SELECT id, item FROM orders ORDER BY id") == [(1, "a"), (3, "c"), (4, "d")]
-    letters = sorted(dead_letters(queues), key=lambda letter: letter["error"]["type"])
+    letters = sorted(dead_letters(queues["dlq_url"]), key=lambda letter: letter["error"]["type"])
     assert [(d["stage"], d["error"]["type"], d["deliveries"]) for d in letters] == [
         ("put", "PostgresError", 3), ("put", "RecordShapeError", 3)]
     assert "invalid input syntax for type numeric" in letters[0]["error"]["message"]
@@ -202,7 +203,7 @@ def test_upsert_into_a_table_without_a_matching_unique_key_fails_with_the_databa
 
     deliver(queues, SinkRunner(stores))
 
-    [letter] = dead_letters(queues)
+    [letter] = dead_letters(queues["dlq_url"])
     assert "no unique or exclusion constraint matching the ON CONFLICT specification" in letter["error"]["message"]
 
 

@@ -18,7 +18,8 @@ from connect_core.config import validate_config
 from connect_core.convert import JsonConverter, JsonConverterConfig
 from connect_core.runtime.source_runner import SourceRunner
 from connect_core.storage import State
-from jdbc_support import FOREVER, deploy, drain, published
+from connect_core.testing import deploy, drain
+from jdbc_support import FOREVER, published
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
