@@ -22,7 +22,6 @@ from pydantic import BaseModel
 from .. import __version__
 from ..errors import ConfigError, ConflictError, NotFoundError
 from ..runtime.controller import ConnectorController, ReconfigureFailed
-from ..runtime.reconfigure import SchedulerSettings
 from ..storage import ConnectorEntry, State, Stores, TargetState
 from . import offsets as offsets_
 from . import plugins, views
@@ -63,17 +62,10 @@ class AdminApi:
     def from_settings(cls, env: Mapping[str, str], *, poll_interval_s: float = 0.5, **options: Any) -> "AdminApi":
         """The API over the tables, state machine and functions named in ``env`` (the variables the
         template gives the admin function)."""
-        try:
-            stores = Stores.dynamodb(env["CONFIGS_TABLE"], env["OFFSETS_TABLE"])
-            scheduler = SchedulerSettings(env["SCHEDULE_GROUP"], env["SOURCE_POLLER_ARN"], env["SCHEDULER_ROLE_ARN"])
-            controller = ConnectorController(stores, env["RECONFIGURE_STATE_MACHINE_ARN"], scheduler,
-                                             poll_interval_s=poll_interval_s)
-        except KeyError as exc:
-            raise RuntimeError(f"setting {exc.args[0]} is missing: the admin function's template must pass "
-                               "it") from None
+        controller = ConnectorController.from_environment(env, poll_interval_s=poll_interval_s)
         options.setdefault("cluster_id", env.get("CONNECT_CLUSTER_ID") or env["CONFIGS_TABLE"])
         options.setdefault("commit", env.get("CONNECT_COMMIT", ""))
-        return cls(stores, controller, mappings=SinkMappings(env.get("SINK_CONSUMER_ARN") or None),
+        return cls(controller.stores, controller, mappings=SinkMappings(env.get("SINK_CONSUMER_ARN") or None),
                    ticks=SourceTicks(env["SOURCE_POLLER_ARN"]), **options)
 
     @classmethod
@@ -142,9 +134,10 @@ class AdminApi:
             entry = self.stores.configs.get_connector(name)
             if entry is None:
                 continue  # deleted while listing
+            count = views.task_count(self.stores, entry) if expansions & {"status", "info"} else None
             item = ConnectorExpansion(
-                status=views.connector_status(self.stores, entry) if "status" in expansions else None,
-                info=views.connector_info(self.stores, entry) if "info" in expansions else None)
+                status=views.connector_status(self.stores, entry, count) if "status" in expansions else None,
+                info=views.connector_info(self.stores, entry, count) if "info" in expansions else None)
             out[name] = item.model_dump(mode="json", by_alias=True, exclude_none=True)
         return Response(200, out)
 
@@ -393,9 +386,9 @@ def _task_id(request: Request, connector: str) -> int:
 
 def _reconfigure_error(exc: ReconfigureFailed) -> ApiError:
     text = f"{exc}; the connector was left as it was"
-    if "ConfigError" in str(exc):
+    if exc.kind == ConfigError.__name__:
         return BadRequest(text)
-    if "ConflictError" in str(exc):
+    if exc.kind == ConflictError.__name__:
         return Conflict(text)
     return ServerError(text)
 

@@ -167,11 +167,3 @@ class ErrorMessage(_Body):
     message: str
     errors: dict[str, list[str]] | None = Field(
         None, description="Config errors by field path ('' for the config as a whole).")
-
-
-#: Every model the OpenAPI document describes, in a stable order.
-ALL_MODELS: tuple[type[BaseModel], ...] = (
-    ServerInfo, TaskId, ConnectorInfo, CreateConnectorRequest, ConnectorState, TaskState,
-    ConnectorStateInfo, ConnectorExpansion, TaskInfo, PluginInfo, ConfigKeyInfo, ConfigValueInfo,
-    ConfigInfo, ConfigInfos, ConnectorOffset, ConnectorOffsets, Message, ErrorMessage,
-)

@@ -3,12 +3,13 @@ config keys and validating a config against them in Kafka Connect's ``ConfigInfo
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import typing
 from typing import Any, Mapping
 
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 
 from .. import __version__
 from ..api.connector import Connector
@@ -94,9 +95,15 @@ def kafka_aliases(config: Mapping[str, Any]) -> dict[str, Any]:
 
 # -- definitions ----------------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=None)
+def _schema(model: type[BaseModel]) -> dict[str, Any]:
+    """A config model's JSON schema (built once per model; read only)."""
+    return model.model_json_schema()
+
+
 def config_definitions(short_name: str, cls: type[Connector[Any]]) -> list[ConfigKeyInfo]:
     model = cls.config_model
-    schema = model.model_json_schema()
+    schema = _schema(model)
     props = schema.get("properties", {})
     required = set(schema.get("required", []))
     own_group = short_name if ":" not in short_name else cls.__name__
@@ -196,7 +203,7 @@ def validate_plugin_config(path_type: str, raw: Any) -> ConfigInfos:
         by_key.setdefault(top, []).append(error.message if error.field == top else str(error))
 
     definitions = config_definitions(short, cls)
-    props = cls.config_model.model_json_schema().get("properties", {})
+    props = _schema(cls.config_model).get("properties", {})
     infos = []
     for definition in definitions:
         key = definition.name
@@ -206,9 +213,7 @@ def validate_plugin_config(path_type: str, raw: Any) -> ConfigInfos:
             name=key, value=_jsonable(value), recommended_values=_recommended(props.get(key, {}), key),
             errors=by_key.pop(key, []), visible=True)))
     known = {d.name for d in definitions}
-    for key in [k for k in config if k not in known] + [k for k in by_key if k not in config and k not in known]:
-        if any(info.definition.name == key for info in infos):
-            continue
+    for key in [*(k for k in config if k not in known), *(k for k in by_key if k not in config)]:
         infos.append(ConfigInfo(
             definition=ConfigKeyInfo(name=key, type="STRING", required=False, default_value=None, importance="LOW",
                                      documentation="Not an option of this connector.", group="Unknown",

@@ -77,14 +77,18 @@ class Response:
     json_body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def has_body(self) -> bool:
+        return self.json_body is not None and self.status not in (204, 304)
+
     def body_bytes(self) -> bytes:
-        if self.json_body is None or self.status in (204, 304):
+        if not self.has_body:
             return b""
         return json.dumps(self.json_body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
     def all_headers(self) -> dict[str, str]:
         headers = dict(self.headers)
-        if self.body_bytes():
+        if self.has_body:
             headers.setdefault("Content-Type", JSON)
         return headers
 

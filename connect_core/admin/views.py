@@ -37,8 +37,10 @@ def task_count(stores: Stores, entry: ConnectorEntry) -> int:
     return len(stores.configs.get_task_configs(entry.name))
 
 
-def connector_info(stores: Stores, entry: ConnectorEntry) -> ConnectorInfo:
-    count = task_count(stores, entry)
+def connector_info(stores: Stores, entry: ConnectorEntry, count: int | None = None) -> ConnectorInfo:
+    """``count``: the connector's task_count, when the caller already has it."""
+    if count is None:
+        count = task_count(stores, entry)
     return ConnectorInfo(name=entry.name, config=entry.config,
                          tasks=[TaskId(connector=entry.name, task=i) for i in range(count)],
                          type=connector_type(entry.config))
@@ -51,7 +53,8 @@ def task_infos(stores: Stores, entry: ConnectorEntry) -> list[TaskInfo]:
             for i, config in enumerate(stores.configs.get_task_configs(entry.name))]
 
 
-def connector_status(stores: Stores, entry: ConnectorEntry) -> ConnectorStateInfo:
+def connector_status(stores: Stores, entry: ConnectorEntry, count: int | None = None) -> ConnectorStateInfo:
+    """``count``: the connector's task_count, when the caller already has it."""
     reported = stores.status.get_status(entry.name)
     connector = reported.connector if reported else StatusEntry(State.UNASSIGNED)
     by_task = {t.task: t for t in reported.tasks} if reported else {}
@@ -67,7 +70,7 @@ def connector_status(stores: Stores, entry: ConnectorEntry) -> ConnectorStateInf
     trace = connector.trace if state is State.FAILED else None
 
     tasks = []
-    for task in range(task_count(stores, entry)):
+    for task in range(task_count(stores, entry) if count is None else count):
         report = by_task.get(task) or StatusEntry(State.UNASSIGNED, task=task)
         task_state = report.state
         if target is TargetState.PAUSED and task_state in _PAUSABLE:

@@ -195,8 +195,9 @@ def _api_error(exc: urllib.error.HTTPError) -> ApiError:
     # Not the API's own error (a gateway's 403, a proxy's HTML page): say what came back.
     if isinstance(body, dict) and isinstance(body.get("Message"), str):  # API Gateway's spelling
         return ApiError(exc.code, body["Message"], None, body)
-    detail = text.splitlines()[0][:200] if text else exc.reason
-    return ApiError(exc.code, f"HTTP {exc.code} {exc.reason}: {detail}" if text else f"HTTP {exc.code} {detail}",
+    # main() appends "(HTTP {status})" to the message: it is not repeated here.
+    detail = text.splitlines()[0][:200] if text else ""
+    return ApiError(exc.code, f"{exc.reason}: {detail}" if detail else str(exc.reason),
                     None, body if body is not None else text or None)
 
 

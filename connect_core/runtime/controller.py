@@ -26,7 +26,15 @@ logger = logging.getLogger("connect_core.controller")
 
 
 class ReconfigureFailed(ConnectError):
-    """The reconfigure state machine failed; the previous config was restored."""
+    """The reconfigure state machine failed; the previous config was restored.
+
+    ``kind``: the error the state machine failed with (its cause reads ``"Kind: message"``, e.g.
+    ``ConfigError``); None when it did not finish in time.
+    """
+
+    def __init__(self, message: str, kind: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 @dataclass
@@ -48,12 +56,17 @@ class ConnectorController:
         self.poll_interval_s = poll_interval_s
 
     @classmethod
-    def from_environment(cls) -> "ConnectorController":
+    def from_environment(cls, env: Mapping[str, str] | None = None, *,
+                         poll_interval_s: float = 0.5) -> "ConnectorController":
+        """The controller over the tables, state machine and schedules named in ``env`` (by default
+        the process environment, read now: the local runtime swaps ``os.environ``)."""
+        env = os.environ if env is None else env
         try:
-            arn = os.environ["RECONFIGURE_STATE_MACHINE_ARN"]
+            arn = env["RECONFIGURE_STATE_MACHINE_ARN"]
         except KeyError:
             raise RuntimeError("environment variable RECONFIGURE_STATE_MACHINE_ARN is not set") from None
-        return cls(Stores.from_environment(), arn, SchedulerSettings.from_environment())
+        return cls(Stores.from_environment(env=env), arn, SchedulerSettings.from_environment(env),
+                   poll_interval_s=poll_interval_s)
 
     def apply(self, config: Mapping[str, Any], *, deadline: Callable[[], float] | None = None) -> Applied:
         """Create or update a connector and wait until its tasks run (or the change is undone)."""
@@ -90,7 +103,7 @@ class ConnectorController:
                 return execution
             if status != "RUNNING":
                 cause = described.get("cause") or described.get("error") or status
-                raise ReconfigureFailed(f"reconfiguring {name!r} failed: {cause}")
+                raise ReconfigureFailed(f"reconfiguring {name!r} failed: {cause}", kind=cause.partition(":")[0])
             if deadline is not None and deadline() <= 0:
                 raise ReconfigureFailed(f"reconfiguring {name!r} did not finish in time ({execution})")
             self.sleep(self.poll_interval_s)

@@ -49,9 +49,11 @@ class SchedulerSettings:
     role_arn: str
 
     @classmethod
-    def from_environment(cls) -> "SchedulerSettings":
+    def from_environment(cls, env: Mapping[str, str] | None = None) -> "SchedulerSettings":
+        """The settings named in ``env`` (by default the process environment, read now)."""
+        env = os.environ if env is None else env
         try:
-            return cls(os.environ["SCHEDULE_GROUP"], os.environ["SOURCE_POLLER_ARN"], os.environ["SCHEDULER_ROLE_ARN"])
+            return cls(env["SCHEDULE_GROUP"], env["SOURCE_POLLER_ARN"], env["SCHEDULER_ROLE_ARN"])
         except KeyError as exc:
             raise RuntimeError(f"environment variable {exc.args[0]} is not set") from None
 

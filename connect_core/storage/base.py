@@ -11,7 +11,7 @@ import enum
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, Union
 
 from ..api.record import Offset, OffsetMap, Partition
 
@@ -305,12 +305,14 @@ class Stores:
                    DynamoDBDeliveryLedger(offsets_table, clock=clock, client=client))
 
     @classmethod
-    def from_environment(cls, clock: Clock = system_clock) -> "Stores":
-        """Stores on the tables a deployed function is told about (CONFIGS_TABLE, OFFSETS_TABLE)."""
+    def from_environment(cls, clock: Clock = system_clock, env: Mapping[str, str] | None = None) -> "Stores":
+        """Stores on the tables a deployed function is told about (CONFIGS_TABLE, OFFSETS_TABLE);
+        ``env``: where to read them instead of the process environment (read now)."""
         import os
 
+        env = os.environ if env is None else env
         try:
-            return cls.dynamodb(os.environ["CONFIGS_TABLE"], os.environ["OFFSETS_TABLE"], clock=clock)
+            return cls.dynamodb(env["CONFIGS_TABLE"], env["OFFSETS_TABLE"], clock=clock)
         except KeyError as exc:
             raise RuntimeError(f"environment variable {exc.args[0]} is not set: the function's "
                                "template must pass the table names") from None

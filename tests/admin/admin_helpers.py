@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from connect_core import aws
+from connect_core import testing
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "tests" / "events"
@@ -46,17 +46,16 @@ def tick(stack: Any, name: str, task: int = 0) -> dict[str, Any]:
     return stack.runtime.invoke("SourcePollerFunction", {"connector": name, "task": task})
 
 
-def drain(queue_url: str) -> list[dict[str, Any]]:
+def invoke(stack: Any, event: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+    """The deployed admin function invoked with an API Gateway event: (status, headers, decoded body)."""
+    response = stack.runtime.invoke("AdminApiFunction", event)
+    assert response["isBase64Encoded"] is False
+    return response["statusCode"], response["headers"], json.loads(response["body"]) if response["body"] else None
+
+
+def drain(queue_url: str) -> list[Any]:
     """Every message now in the queue (received and deleted), as decoded JSON values."""
-    sqs = aws.client("sqs")
-    out = []
-    while True:
-        got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
-        if not got:
-            return out
-        for message in got:
-            out.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return [json.loads(m["Body"]) for m in testing.drain(queue_url)]
 
 
 def load_event(name: str, **replace: str) -> dict[str, Any]:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import uuid
+
 import pytest
 
-from connect_core import __version__
+from connect_core import __version__, aws
+from connect_core.admin.api import AdminApi
+from connect_core.runtime.controller import ConnectorController
 
-from admin_helpers import datagen, tick
+from admin_helpers import Client, datagen, tick
 
 pytestmark = pytest.mark.integration
 
@@ -108,6 +113,25 @@ def test_a_config_name_other_than_the_request_name_is_400(call, name, queue):
     assert message == f"Connector name configuration (other) doesn't match connector name in the URL ({name})"
     message = error(call("PUT", f"/connectors/{name}/config", datagen("other", queue)), 400)
     assert "doesn't match" in message
+
+
+@pytest.mark.parametrize(("cause", "status"), [("ConfigError: max_tasks: too many", 400),
+                                                 ("ConflictError: the config changed meanwhile", 409),
+                                                 ("States.Timeout: a task's schedule took too long", 500)])
+def test_a_failed_reconfiguration_answers_by_its_kind_whatever_the_connector_is_called(stack, queue, cause, status):
+    sfn = aws.client("stepfunctions")
+    failing = {"StartAt": "Fail", "States": {"Fail": {"Type": "Fail", "Error": "ReconfigureFailed", "Cause": cause}}}
+    machine = sfn.create_state_machine(name=f"fail-{uuid.uuid4().hex[:8]}", definition=json.dumps(failing),
+                                       roleArn="arn:aws:iam::123456789012:role/states")["stateMachineArn"]
+    controller = ConnectorController(stack.api.stores, machine, stack.api.controller.scheduler, poll_interval_s=0.05)
+    call = Client(AdminApi(stack.api.stores, controller))
+    name = f"ConfigError-{uuid.uuid4().hex[:8]}"  # a legal name that mentions an error kind
+    try:
+        message = error(call("POST", "/connectors", {"name": name, "config": datagen(name, queue)}), status)
+        assert message.endswith(f"{cause}; the connector was left as it was")
+        error(call("GET", f"/connectors/{name}"), 404)  # the failed create was undone
+    finally:
+        sfn.delete_state_machine(stateMachineArn=machine)
 
 
 def test_malformed_json_is_400_wrong_shape_422_other_media_415(call, name):

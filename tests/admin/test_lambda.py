@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from admin_helpers import datagen, load_event
+from admin_helpers import datagen, invoke, load_event
 from connect_core import __version__
 
 pytestmark = pytest.mark.integration
-
-
-def invoke(stack, event: dict) -> tuple[int, dict, object]:
-    response = stack.runtime.invoke("AdminApiFunction", event)
-    assert response["isBase64Encoded"] is False
-    return response["statusCode"], response["headers"], json.loads(response["body"]) if response["body"] else None
 
 
 def test_the_root_route(stack):

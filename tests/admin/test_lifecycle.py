@@ -8,19 +8,12 @@ import uuid
 
 import pytest
 
-from admin_helpers import datagen, drain, load_event, tick
+from admin_helpers import datagen, drain, invoke, load_event, tick
 from connect_core import aws
 from connect_core.admin.api import AdminApi
 from connect_core.admin.local import admin_settings
 
 pytestmark = pytest.mark.integration
-
-
-def invoke_api(stack, event_name: str, **replace: str) -> tuple[int, object]:
-    """The deployed admin function, invoked with a captured API Gateway event."""
-    response = stack.runtime.invoke("AdminApiFunction", load_event(event_name, **replace))
-    body = json.loads(response["body"]) if response["body"] else None
-    return response["statusCode"], body
 
 
 def fresh_api(stack) -> AdminApi:
@@ -40,19 +33,21 @@ def state_of(api: AdminApi, name: str) -> tuple[str, list[str]]:
 
 
 def test_a_pause_through_the_function_persists_across_invocations_until_resumed(call, stack, name, queue):
-    status, body = invoke_api(stack, "apigw_post_connector.json", __NAME__=name, __QUEUE_URL__=queue)
+    status, _, body = invoke(stack, load_event("apigw_post_connector.json", __NAME__=name, __QUEUE_URL__=queue))
     assert status == 201 and body["name"] == name
 
-    assert invoke_api(stack, "apigw_put_pause.json", __NAME__=name) == (202, None)
+    status, _, body = invoke(stack, load_event("apigw_put_pause.json", __NAME__=name))
+    assert (status, body) == (202, None)
 
     for _ in range(3):  # the schedule keeps firing: every tick sees the pause
         assert tick(stack, name)["outcome"] == "paused"
     assert drain(queue) == []
-    status, body = invoke_api(stack, "apigw_get_status.json", __NAME__=name)
+    status, _, body = invoke(stack, load_event("apigw_get_status.json", __NAME__=name))
     assert status == 200 and body["connector"]["state"] == "PAUSED" and body["tasks"][0]["state"] == "PAUSED"
     assert state_of(fresh_api(stack), name) == ("PAUSED", ["PAUSED"])
 
-    assert invoke_api(stack, "apigw_put_resume.json", __NAME__=name) == (202, None)
+    status, _, body = invoke(stack, load_event("apigw_put_resume.json", __NAME__=name))
+    assert (status, body) == (202, None)
     assert state_of(fresh_api(stack), name) == ("RUNNING", ["UNASSIGNED"])
     assert tick(stack, name)["records"] == 10
     assert state_of(fresh_api(stack), name) == ("RUNNING", ["RUNNING"])

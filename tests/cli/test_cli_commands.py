@@ -392,6 +392,7 @@ def test_an_error_page_that_is_not_the_apis_json_is_reported_with_its_status(stu
     result = cli("plugins")
     assert result.code == 1
     assert "HTTP 502" in result.err and "<html>Bad Gateway</html>" in result.err
+    assert result.err.strip() == "connectctl: Bad Gateway: <html>Bad Gateway</html> (HTTP 502)"  # the status once
 
 
 def test_an_unreachable_api_exits_1_naming_the_url():
@@ -444,3 +445,35 @@ def test_local_up_checks_its_arguments_before_starting_anything(tmp_path):
     template.write_text("Resources: {}\n")
     bad = run_cli("local", "up", "--template", str(template), "--parameter", "NoEquals")
     assert bad.code == 2 and "expected KEY=VALUE" in bad.err
+
+
+@pytest.fixture
+def local_run(monkeypatch):
+    """``connect_core.admin.local.run`` replaced: the arguments `local up` calls it with."""
+    calls = []
+    monkeypatch.setattr("connect_core.admin.local.run", lambda *args, **kwargs: calls.append((args, kwargs)))
+    return calls
+
+
+def test_local_up_runs_the_local_api_with_its_arguments(local_run, tmp_path):
+    template = tmp_path / "template.yaml"
+    template.write_text("Resources: {}\n")
+    state_dir = tmp_path / "state"
+
+    result = run_cli("local", "up", "--port", "0", "--template", str(template), "--parameter", "DeployDemo=false",
+                     "--parameter", "Size=a=b", "--state-dir", str(state_dir))
+
+    assert result.code == 0, result.err
+    assert local_run == [((0, template, {"DeployDemo": "false", "Size": "a=b"}, state_dir), {})]
+
+
+def test_local_up_without_the_dev_extra_says_what_is_missing(tmp_path, monkeypatch):
+    def run(*args, **kwargs):
+        raise ModuleNotFoundError("No module named 'moto'", name="moto")
+
+    monkeypatch.setattr("connect_core.admin.local.run", run)
+    template = tmp_path / "template.yaml"
+    template.write_text("Resources: {}\n")
+    result = run_cli("local", "up", "--template", str(template))
+    assert result.code == 1
+    assert result.err.strip() == "connectctl: local up needs the dev extra (pip install '.[dev]'): missing moto"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 
 def test_python_dash_m_runs_the_cli_against_the_api(stub_api):
@@ -12,6 +13,14 @@ def test_python_dash_m_runs_the_cli_against_the_api(stub_api):
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert '"file-sink"' in out.stdout
+
+
+def test_the_console_script_runs_the_cli(stub_api):
+    stub_api.on("GET", "/connector-plugins", body=[{"class": "datagen-source", "type": "source", "version": "0.1.0"}])
+    script = Path(sys.executable).with_name("connectctl")
+    out = subprocess.run([str(script), "--url", stub_api.url, "plugins"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "datagen-source" in out.stdout
 
 
 def test_exit_code_of_an_api_error_reaches_the_shell(stub_api):

@@ -7,15 +7,13 @@ a test invokes its tick, so what the CLI shows does not depend on timing.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
+import re
 import signal
-import socket
 import subprocess
 import sys
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -23,7 +21,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from cli_helpers import Run, run_cli
-from connect_core import aws
+from connect_core import aws, testing
 
 pytestmark = pytest.mark.integration
 
@@ -77,16 +75,11 @@ def tick(admin: Any, name: str, task: int = 0) -> dict[str, Any]:
 
 def drained(queue: str) -> dict[int, list[int]]:
     """Sequence numbers by partition of every message now in the queue (which is emptied)."""
-    sqs = aws.client("sqs")
     out: dict[int, list[int]] = {}
-    while True:
-        got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
-        if not got:
-            return {p: sorted(s) for p, s in sorted(out.items())}
-        for message in got:
-            value = json.loads(message["Body"])
-            out.setdefault(value["partition"], []).append(value["seq"])
-            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+    for message in testing.drain(queue):
+        value = json.loads(message["Body"])
+        out.setdefault(value["partition"], []).append(value["seq"])
+    return {p: sorted(s) for p, s in sorted(out.items())}
 
 
 def rows(text: str) -> list[list[str]]:
@@ -267,65 +260,38 @@ def test_plugin_config_keys(ctl):
     assert unknown.code == 1 and "(HTTP 404)" in unknown.err
 
 
-def test_the_console_script_against_the_local_api(admin):
-    script = Path(sys.executable).with_name("connectctl")
-    out = subprocess.run([str(script), "--url", admin.url, "plugins"], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert "datagen-source" in out.stdout
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@dataclass
-class LocalUp:
-    process: subprocess.Popen
-    output_after_stop: str = ""
-
-
-@contextlib.contextmanager
-def local_up(port: int, state_dir: Path) -> Iterator[LocalUp]:
-    """`connectctl local up` in a process of its own (with its own embedded endpoint), from when it
-    serves until the block ends; then interrupted like Ctrl-C, and killed by its PID if it hangs."""
+def test_local_up_serves_the_api_until_interrupted_and_keeps_state_in_the_state_dir(tmp_path):
+    """`connectctl local up` in a process of its own (with its own embedded endpoint), on a free port."""
+    state_dir = tmp_path / "state"
+    connector = tmp_path / "kept.json"
+    connector.write_text(json.dumps({"name": "kept", "connector": "datagen-source", "records": 1}))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_ENDPOINT_URL", "MOTO_"))}
     process = subprocess.Popen(
-        [sys.executable, "-m", "connect_core.cli", "local", "up", "--port", str(port), "--template",
+        [sys.executable, "-m", "connect_core.cli", "local", "up", "--port", "0", "--template",
          str(ROOT / "template.yaml"), "--parameter", "DeployDemo=false", "--state-dir", str(state_dir)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         seen = []
+        assert process.stdout is not None
         for line in process.stdout:  # blocks until the API is up (or the process ended)
             seen.append(line)
-            if "admin API" in line:
+            found = re.search(r"admin API .* on (http://127\.0\.0\.1:\d+)", line)
+            if found:
                 break
         else:
             process.wait(timeout=60)
             raise AssertionError(f"local up ended with {process.returncode}:\n{''.join(seen)}")
-        running = LocalUp(process)
-        yield running
+        url = found.group(1)
+
+        created = run_cli("--url", url, "connectors", "create", "-f", str(connector))
+        assert created.code == 0, created.err
         process.send_signal(signal.SIGINT)
-        running.output_after_stop, _ = process.communicate(timeout=120)
+        out, _ = process.communicate(timeout=120)
+
+        assert process.returncode == 0 and "stopped" in out, out[-3000:]
+        assert (state_dir / "functions.log").exists()
+        assert '"kept"' in (state_dir / "dynamodb" / "ConfigsTable.json").read_text()
     finally:
         if process.poll() is None:
             process.kill()
             process.wait(timeout=30)
-
-
-def test_local_up_serves_the_api_and_keeps_state_in_the_state_dir(tmp_path):
-    port, state_dir = _free_port(), tmp_path / "state"
-    url = f"http://127.0.0.1:{port}"
-    connector = tmp_path / "kept.json"
-    connector.write_text(json.dumps({"name": "kept", "connector": "datagen-source", "records": 1}))
-
-    with local_up(port, state_dir) as first:
-        created = run_cli("--url", url, "connectors", "create", "-f", str(connector))
-        assert created.code == 0, created.err
-    assert first.process.returncode == 0 and "stopped" in first.output_after_stop
-    assert (state_dir / "functions.log").exists()
-
-    with local_up(port, state_dir) as second:
-        assert "kept" in run_cli("--url", url, "connectors", "list", "-o", "json").json()
-    assert second.process.returncode == 0
