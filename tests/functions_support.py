@@ -21,6 +21,15 @@ def load_event(name: str) -> dict[str, Any]:
     return json.loads((EVENTS / f"{name}.json").read_text())
 
 
+def shape(value: Any) -> Any:
+    """The structure of a JSON value: keys and types, not contents."""
+    if isinstance(value, dict):
+        return {k: shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [shape(value[0])] if value else []
+    return type(value).__name__
+
+
 def load_handler(function: str) -> Callable[[dict[str, Any], Any], Any]:
     """``functions/<function>/app.py``'s handler, loaded as Lambda loads it (a fresh module)."""
     spec = importlib.util.spec_from_file_location(f"{function}_app", ROOT / "functions" / function / "app.py")

@@ -31,7 +31,7 @@ import base64
 import collections
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from .clock import Clock
 
@@ -128,7 +128,7 @@ class SqsEventSourcePoller:
             self._window_opened.pop(uuid_, None)
             return None
         self._window_opened.pop(uuid_, None)
-        event = {"Records": [self._record(m, queue_arn) for m in messages]}
+        event = {"Records": [lambda_record(m, queue_arn, self.region) for m in messages]}
         result.message_ids = [m["MessageId"] for m in messages]
         invocation = self.lambdas.call(function_arn, event)
         result.invocation = invocation
@@ -183,24 +183,6 @@ class SqsEventSourcePoller:
             if payload >= _PAYLOAD_LIMIT:
                 break
         return messages
-
-    def _record(self, message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
-        attributes = message.get("Attributes") or {}
-        record: dict[str, Any] = {
-            "messageId": message["MessageId"],
-            "receiptHandle": message["ReceiptHandle"],
-            "body": message.get("Body", ""),
-            "attributes": {k: str(attributes[k]) for k in _RECORD_ATTRIBUTES if k in attributes},
-            "messageAttributes": {name: _message_attribute(value) for name, value in
-                                  (message.get("MessageAttributes") or {}).items()},
-            "md5OfBody": message.get("MD5OfBody"),
-            "eventSource": "aws:sqs",
-            "eventSourceARN": queue_arn,
-            "awsRegion": self.region,
-        }
-        if message.get("MD5OfMessageAttributes"):
-            record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
-        return record
 
     @staticmethod
     def _failed_ids(invocation: "Invocation", mapping: dict[str, Any],
@@ -261,7 +243,28 @@ def _reported_failures(response: Any, batch: set[str]) -> set[str] | None:
     return failed
 
 
-def _message_attribute(value: dict[str, Any]) -> dict[str, Any]:
+def lambda_record(message: Mapping[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
+    """A ReceiveMessage result (asked for every attribute) as a record of the Lambda event: the
+    system attributes Lambda passes on, lower-camel message attributes, string values."""
+    attributes = message.get("Attributes") or {}
+    record: dict[str, Any] = {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message.get("Body", ""),
+        "attributes": {k: str(attributes[k]) for k in _RECORD_ATTRIBUTES if k in attributes},
+        "messageAttributes": {name: _message_attribute(value) for name, value in
+                              (message.get("MessageAttributes") or {}).items()},
+        "md5OfBody": message.get("MD5OfBody"),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }
+    if message.get("MD5OfMessageAttributes"):
+        record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
+    return record
+
+
+def _message_attribute(value: Mapping[str, Any]) -> dict[str, Any]:
     """A ReceiveMessage attribute in the Lambda event's lower-camel form."""
     attribute: dict[str, Any] = {
         "stringListValues": list(value.get("StringListValues") or []),

@@ -154,10 +154,10 @@ class SinkRunner:
             result.duplicates = sum(1 for m in messages if identities[m.id] in seen)
             messages = [m for m in messages if identities[m.id] not in seen]
 
-        pipeline = SinkPipeline(config, task, 0, clock=self.clock)
-        started = time.perf_counter()
         if not messages and not unreadable:
             return result
+        pipeline = SinkPipeline(config, task, 0, clock=self.clock)
+        started = time.perf_counter()
         outcome = pipeline.deliver(messages) if messages else SinkResult([], 0, 0)
         for raw, exc in unreadable:
             pipeline.reject(exc, raw, outcome)

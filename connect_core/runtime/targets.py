@@ -114,8 +114,6 @@ class SqsDeadLetters(DeadLetterSender):
     def __init__(self, queue: str, *, sleep: Callable[[float], None] = time.sleep) -> None:
         self.queue = queue
         self.sleep = sleep
-        self._url: str | None = None
-
 
     def send(self, letters: Iterable[DeadLetter]) -> int:
         entries = [{"Id": str(i), "MessageBody": _letter_body(letter),
@@ -126,9 +124,7 @@ class SqsDeadLetters(DeadLetterSender):
                    for i, letter in enumerate(letters)]
         if not entries:
             return 0
-        if self._url is None:
-            self._url = queue_url(self.queue)
-        send_entries(self._url, entries, sleep=self.sleep, what="dead letter")
+        send_entries(queue_url(self.queue), entries, sleep=self.sleep, what="dead letter")
         return len(entries)
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import itertools
 import json
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from ..api.record import ConnectRecord, OffsetMap, Partition, partition_key
 from ..config import validate_config
@@ -21,6 +22,7 @@ from ..runtime.tasks import TaskCache
 from ..storage import OffsetStore, Stores
 from .capture import Capture
 from .events import DEFAULT_QUEUE_ARN, SqsItem, sqs_event
+from .queues import deploy
 
 #: Remaining Lambda time a tick sees while its poll budget lasts (well above the safety margin).
 _AMPLE_MS = 900_000
@@ -85,7 +87,6 @@ class SourceHarness:
         self.stores = stores or Stores.in_memory()
         self.max_polls = max_polls
         self.task_configs: list[dict[str, Any]] = []
-        self.ticks: list[TickResult] = []
         self._tasks = TaskCache()
 
     # --- running -------------------------------------------------------------------------------
@@ -108,9 +109,7 @@ class SourceHarness:
     def tick(self, task: int = 0, *, polls: int | None = None) -> TickResult:
         """One scheduled tick of ``task``; with ``polls`` its Lambda time runs out after that many polls."""
         runner = SourceRunner(self.stores, owner=f"harness-{next(_owners)}", tasks=self._tasks)
-        result = runner.tick(self.name, task, PollBudget(self.max_polls if polls is None else polls))
-        self.ticks.append(result)
-        return result
+        return runner.tick(self.name, task, PollBudget(self.max_polls if polls is None else polls))
 
     def drain(self) -> list[TickResult]:
         """Tick every task until its source is drained; raises HarnessError when a tick fails or
@@ -130,7 +129,6 @@ class SourceHarness:
     def restart(self) -> None:
         """A new Lambda instance: started tasks are stopped and forgotten; the stores remain."""
         self._tasks.clear()
-        self._tasks = TaskCache()
 
     # --- what happened -------------------------------------------------------------------------
 
@@ -141,13 +139,6 @@ class SourceHarness:
 
     def committed(self) -> OffsetMap:
         return self.stores.offsets.read_all(self.name)
-
-    def partitions(self) -> list[Partition]:
-        """The partitions each task reads, as the tasks themselves say (started, then stopped)."""
-        out: list[Partition] = []
-        for config in self.task_configs:
-            out.extend(task_partitions(self.connector, config))
-        return out
 
     def close(self) -> None:
         self._tasks.clear()
@@ -160,16 +151,23 @@ class SourceHarness:
         self.close()
 
 
-def task_partitions(connector: Any, task_config: Mapping[str, Any]) -> list[Partition]:
-    """The partitions a task of ``connector`` reads with ``task_config``."""
+@contextmanager
+def started_task(connector: Any, task_config: Mapping[str, Any]) -> Iterator[Any]:
+    """A task of ``connector`` with ``task_config``, started, and stopped on leaving."""
     from ..api.connector import TaskContext
 
     task = connector.task_class(connector.config, dict(task_config), TaskContext(connector.config.name, 0))
     task.start()
     try:
-        return [dict(p) for p in task.partitions()]
+        yield task
     finally:
         task.stop()
+
+
+def task_partitions(connector: Any, task_config: Mapping[str, Any]) -> list[Partition]:
+    """The partitions a task of ``connector`` reads with ``task_config``."""
+    with started_task(connector, task_config) as task:
+        return [dict(p) for p in task.partitions()]
 
 
 class CommitFailsOnce(OffsetStore):
@@ -241,11 +239,8 @@ class SinkHarness:
         self.name = self.connector.config.name
         self.stores = stores or Stores.in_memory()
         self.policies = FixedQueuePolicies(QueuePolicy(dead_letter_arn, max_receive_count))
-        self.results: list[SinkBatchResult] = []
         self._tasks = TaskCache()
-        self.stores.configs.put_connector(self.name, raw)
-        self.stores.configs.put_task_configs(self.name, json.loads(json.dumps(self.connector.task_configs(1)[:1])), 1)
-        self.stores.configs.bind_queue(self.queue_arn, self.name)
+        deploy(self.stores, raw, json.loads(json.dumps(self.connector.task_configs(1)[:1])))
 
     def event(self, items: Iterable[SqsItem], *, receive_count: int = 1) -> dict[str, Any]:
         """The SQS event that would carry ``items`` to this sink (encoded with its converters)."""
@@ -259,14 +254,11 @@ class SinkHarness:
         event = batch if isinstance(batch, Mapping) else self.event(batch)
         runner = SinkRunner(self.stores, tasks=self._tasks, policies=self.policies,
                             worker_id=f"harness-{next(_owners)}")
-        result = runner.handle(event, remaining_ms)
-        self.results.append(result)
-        return result
+        return runner.handle(event, remaining_ms)
 
     def restart(self) -> None:
         """A new Lambda instance: started tasks are stopped and forgotten; the stores remain."""
         self._tasks.clear()
-        self._tasks = TaskCache()
 
     def close(self) -> None:
         self._tasks.clear()

@@ -10,30 +10,18 @@ Also here: storing a connector as the reconfigure flow would, and emptying a que
 
 from __future__ import annotations
 
-import base64
 import json
 from typing import Any, Callable, Mapping
 
 from .. import aws
+from ..local.esm import lambda_record
 
 
-def lambda_event(queue_arn: str, received: list[Mapping[str, Any]], *, region: str = "us-east-1") -> dict[str, Any]:
+def lambda_event(queue_arn: str, received: list[Mapping[str, Any]]) -> dict[str, Any]:
     """ReceiveMessage results (asked for every attribute) in the shape the event source mapping
-    hands a function: lower-camel attribute keys, string values, binary values in base64."""
-    def attribute(value: Mapping[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {"dataType": value["DataType"], "stringListValues": [], "binaryListValues": []}
-        if "StringValue" in value:
-            out["stringValue"] = value["StringValue"]
-        if "BinaryValue" in value:
-            out["binaryValue"] = base64.b64encode(value["BinaryValue"]).decode()
-        return out
-
-    return {"Records": [{
-        "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-        "attributes": {k: str(v) for k, v in m.get("Attributes", {}).items()},
-        "messageAttributes": {k: attribute(v) for k, v in m.get("MessageAttributes", {}).items()},
-        "md5OfBody": m["MD5OfBody"], "eventSource": "aws:sqs", "eventSourceARN": queue_arn,
-        "awsRegion": region} for m in received]}
+    hands a function (the local runtime's own record builder; the region is the queue's)."""
+    region = queue_arn.split(":")[3]
+    return {"Records": [lambda_record(m, queue_arn, region) for m in received]}
 
 
 def receive_event(queue_url: str, queue_arn: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:

@@ -22,16 +22,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 FIRST_UPDATE_MS = 1_700_000_000_000
+MAX_PAGE = 1000  # the most orders one page holds, whatever the limit asked for
 
 
 class StorefrontAPI:
-    def __init__(self, *, token: str | None = None, max_page: int = 1000) -> None:
+    def __init__(self, *, token: str | None = None) -> None:
         self.token = token
-        self.max_page = max_page
         self.orders: dict[str, dict[str, dict[str, Any]]] = {}
         self.received: dict[str, Any] = {}          # Idempotency-Key (or a serial) -> body
         self.deliveries = 0                          # webhook requests, duplicates included
-        self.requests: list[str] = []                # paths of the orders requests
         self._failures: list[int | None] = []
         self._ids = itertools.count(1)
         self._clock = itertools.count(FIRST_UPDATE_MS, 1000)
@@ -117,7 +116,6 @@ class StorefrontAPI:
         parts = url.path.strip("/").split("/")
         if len(parts) != 3 or parts[0] != "shops" or parts[2] != "orders":
             return _answer(request, 404, {"error": "no such endpoint"})
-        self.requests.append(request.path)
         failure = self._failure()
         if failure is not None:
             return _answer(request, failure, {"error": "injected failure"})
@@ -131,7 +129,7 @@ class StorefrontAPI:
             after = (int(query.get("updated_after", -1)), query.get("after_id", ""))
             newer = sorted((o for o in self.orders[shop].values() if (o["updated_at"], o["id"]) > after),
                            key=lambda o: (o["updated_at"], o["id"]))
-            page = [dict(o) for o in newer[: min(int(query.get("limit", 100)), self.max_page)]]
+            page = [dict(o) for o in newer[: min(int(query.get("limit", 100)), MAX_PAGE)]]
         _answer(request, 200, {"orders": page})
 
     def _post(self, request: BaseHTTPRequestHandler) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from pathlib import Path
 
 import pytest
 
@@ -15,24 +14,11 @@ from connect_core.testing import (connector_create_event, connector_delete_event
                                   lambda_context, md5_of_message_attributes, reconfigure_abort_event,
                                   reconfigure_commit_event, reconfigure_prepare_event, redelivered,
                                   scheduler_event, sqs_event, sqs_record)
+from functions_support import load_event as captured, shape
 
-EVENTS = Path(__file__).resolve().parents[1] / "events"
 RECORD = ConnectRecord(topic="datagen", key="0-0", value={"partition": 0, "seq": 0, "pipeline": "demo"},
                        partition={"datagen": "demo-source", "partition": 0}, offset={"seq": 0},
                        timestamp=1545082649000)
-
-
-def captured(name: str) -> dict:
-    return json.loads((EVENTS / f"{name}.json").read_text())
-
-
-def shape(value):
-    """The structure of a JSON value: keys and types, not contents."""
-    if isinstance(value, dict):
-        return {k: shape(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [shape(value[0])] if value else []
-    return type(value).__name__
 
 
 def test_an_sqs_batch_has_the_captured_shape_record_for_record():

@@ -5,7 +5,6 @@ webhook-sink, both read their bearer tokens from SSM. Time is a virtual clock.""
 from __future__ import annotations
 
 import importlib.util
-import json
 import uuid
 from pathlib import Path
 
@@ -17,8 +16,9 @@ from connect_core.local.deploy import DeploymentError
 from connect_core.local.runtime import LocalRuntime
 from connect_core.runtime.wire import from_lambda_record
 from connect_core.storage import State, Stores
-from connect_core.testing import (connector_create_event, reconfigure_commit_event, reconfigure_prepare_event,
-                                  scheduler_event, sqs_record)
+from connect_core.testing import (connector_create_event, dead_letters, reconfigure_commit_event,
+                                  reconfigure_prepare_event, scheduler_event, sqs_record)
+from functions_support import shape
 
 pytestmark = pytest.mark.integration
 
@@ -82,12 +82,6 @@ def delivered(api) -> list[tuple[str, str]]:
     return sorted((body["id"], body["status"]) for body in api.received.values())
 
 
-def dead_letters(runtime) -> list[dict]:
-    got = aws.client("sqs").receive_message(QueueUrl=runtime.outputs["OrdersDeadLetterQueueUrl"],
-                                            MaxNumberOfMessages=10).get("Messages", [])
-    return [json.loads(m["Body"]) for m in got]
-
-
 def accepted_orders(api) -> list[tuple[str, str]]:
     return sorted((o["id"], o["status"]) for orders in api.orders.values() for o in orders.values() if o["total"] >= 0)
 
@@ -106,7 +100,7 @@ def test_every_order_reaches_the_webhook_once_and_the_refused_one_is_dead_letter
 
     assert delivered(api) == accepted_orders(api)
     assert api.deliveries == len(api.received) + 1  # nothing posted twice; the refused one once
-    [letter] = dead_letters(runtime)
+    [letter] = dead_letters(runtime.outputs["OrdersDeadLetterQueueUrl"])
     assert (letter["connector"], letter["stage"], letter["error"]["type"]) == ("storefront-webhook", "put",
                                                                                 "WebhookRejected")
     assert "HTTP 422" in letter["error"]["message"]
@@ -181,11 +175,3 @@ def test_the_event_factories_build_what_the_runtime_delivers(runtime):
                                          service_token=create["ServiceToken"])
     assert shape(made_create) == shape(create)
     assert made_create["ResourceProperties"] == create["ResourceProperties"]
-
-
-def shape(value):
-    if isinstance(value, dict):
-        return {k: shape(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [shape(value[0])] if value else []
-    return type(value).__name__

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from connect_core import ConnectRecord, partition_key
+from connect_core import ConnectRecord, aws, partition_key
 from connect_core.testing import SinkConnectorSuite, SourceConnectorSuite
 
 
@@ -82,15 +82,9 @@ class TestHttpSink(SinkConnectorSuite):
 
 # --- SQS, S3 and DynamoDB on the embedded endpoint -------------------------------------------------
 
-def aws_client(service):
-    from connect_core import aws
-
-    return aws.client(service)
-
-
 @pytest.fixture
 def queue(embedded_aws):
-    sqs = aws_client("sqs")
+    sqs = aws.client("sqs")
     url = sqs.create_queue(QueueName=f"suite-{uuid.uuid4().hex[:10]}")["QueueUrl"]
     yield url
     sqs.delete_queue(QueueUrl=url)
@@ -98,7 +92,7 @@ def queue(embedded_aws):
 
 def queue_contents(url: str) -> list[tuple[str, dict]]:
     """Every message on the queue (body, attributes), left on it: received, then made visible again."""
-    sqs = aws_client("sqs")
+    sqs = aws.client("sqs")
     seen, handles = [], []
     while True:
         got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60,
@@ -122,7 +116,7 @@ class TestSqsSource(SourceConnectorSuite):
 
     @pytest.fixture
     def connector_config(self, queue):
-        sqs = aws_client("sqs")
+        sqs = aws.client("sqs")
         self.sent = []
         for start in range(0, 30, 10):
             entries = [{"Id": str(n), "MessageBody": json.dumps({"n": n})} for n in range(start, start + 10)]
@@ -160,7 +154,7 @@ class TestDynamoDBSink(SinkConnectorSuite):
 
     @pytest.fixture
     def connector_config(self, embedded_aws):
-        ddb = aws_client("dynamodb")
+        ddb = aws.client("dynamodb")
         table = f"suite-{uuid.uuid4().hex[:12]}"
         ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
                          AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
@@ -169,7 +163,7 @@ class TestDynamoDBSink(SinkConnectorSuite):
         ddb.delete_table(TableName=table)
 
     def target_state(self, config):
-        items = aws_client("dynamodb").scan(TableName=config["table"])["Items"]
+        items = aws.client("dynamodb").scan(TableName=config["table"])["Items"]
         return sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
 
     def rejected_records(self):
@@ -183,7 +177,7 @@ class TestS3Sink(SinkConnectorSuite):
 
     @pytest.fixture
     def connector_config(self, embedded_aws):
-        s3 = aws_client("s3")
+        s3 = aws.client("s3")
         bucket = f"suite-{uuid.uuid4().hex[:12]}"
         s3.create_bucket(Bucket=bucket)
         yield self.complete_config({"bucket": bucket, "prefix": "raw"})
@@ -192,7 +186,7 @@ class TestS3Sink(SinkConnectorSuite):
         s3.delete_bucket(Bucket=bucket)
 
     def target_state(self, config):
-        s3 = aws_client("s3")
+        s3 = aws.client("s3")
         keys = [item["Key"] for item in s3.list_objects_v2(Bucket=config["bucket"]).get("Contents", [])]
         return {key: s3.get_object(Bucket=config["bucket"], Key=key)["Body"].read() for key in keys}
 

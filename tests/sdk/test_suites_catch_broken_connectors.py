@@ -6,6 +6,7 @@ fault is called directly and must fail with an AssertionError naming the problem
 
 from __future__ import annotations
 
+import inspect
 import sys
 import textwrap
 import uuid
@@ -133,11 +134,11 @@ class SourceSuite(SourceConnectorSuite):
 
 
 def run(suite: type, test: str, tmp_path, **params: Any) -> None:
-    getattr(suite(), test)(**params)
-
-
-def config_of(suite: type, tmp_path) -> dict:
-    return suite.complete_config(suite.config, tmp_path)
+    """Call one of the suite's tests, with the suite's config as ``connector_config`` unless given."""
+    method = getattr(suite(), test)
+    if "connector_config" in inspect.signature(method).parameters:
+        params.setdefault("connector_config", suite.complete_config(suite.config, tmp_path))
+    method(**params)
 
 
 @pytest.mark.parametrize("test", ["test_a_restarted_source_resumes_from_its_committed_offsets",
@@ -146,12 +147,12 @@ def config_of(suite: type, tmp_path) -> dict:
                                   "test_a_valid_config_is_accepted", "test_every_option_is_described",
                                   "test_importing_the_connector_loads_no_aws_sdk"])
 def test_a_source_that_keeps_the_contract_passes(test, tmp_path):
-    params = {} if test in ("test_every_option_is_described", "test_importing_the_connector_loads_no_aws_sdk") \
-        else {"connector_config": config_of(SourceSuite, tmp_path)}
-    run(SourceSuite, test, tmp_path, **params)
-    for max_tasks in (1, 2, 5):
-        run(SourceSuite, "test_the_tasks_cover_every_partition", tmp_path,
-            connector_config=config_of(SourceSuite, tmp_path), max_tasks=max_tasks)
+    run(SourceSuite, test, tmp_path)
+
+
+@pytest.mark.parametrize("max_tasks", [1, 2, 5])
+def test_a_source_that_keeps_the_contract_covers_every_partition(max_tasks, tmp_path):
+    run(SourceSuite, "test_the_tasks_cover_every_partition", tmp_path, max_tasks=max_tasks)
 
 
 def test_a_source_that_ignores_its_committed_offsets_fails_the_resume_tests(tmp_path):
@@ -159,11 +160,9 @@ def test_a_source_that_ignores_its_committed_offsets_fails_the_resume_tests(tmp_
         connector = ForgetfulConnector
 
     with pytest.raises(AssertionError, match="published twice after the restart"):
-        run(Suite, "test_a_restarted_source_resumes_from_its_committed_offsets", tmp_path,
-            connector_config=config_of(Suite, tmp_path))
+        run(Suite, "test_a_restarted_source_resumes_from_its_committed_offsets", tmp_path)
     with pytest.raises(AssertionError, match="repeat exactly the uncommitted batch"):
-        run(Suite, "test_a_tick_killed_between_publish_and_commit_loses_nothing", tmp_path,
-            connector_config=config_of(Suite, tmp_path))
+        run(Suite, "test_a_tick_killed_between_publish_and_commit_loses_nothing", tmp_path)
 
 
 def test_a_source_that_skips_a_record_on_resume_fails_for_the_lost_record(tmp_path):
@@ -171,8 +170,7 @@ def test_a_source_that_skips_a_record_on_resume_fails_for_the_lost_record(tmp_pa
         connector = SkippingConnector
 
     with pytest.raises(AssertionError, match="lost after the restart"):
-        run(Suite, "test_a_restarted_source_resumes_from_its_committed_offsets", tmp_path,
-            connector_config=config_of(Suite, tmp_path))
+        run(Suite, "test_a_restarted_source_resumes_from_its_committed_offsets", tmp_path)
 
 
 def test_a_source_that_drains_in_one_poll_cannot_prove_it_resumes(tmp_path):
@@ -180,28 +178,24 @@ def test_a_source_that_drains_in_one_poll_cannot_prove_it_resumes(tmp_path):
         config = {"records": 3, "batch_size": 10, "partitions": 1}
 
     with pytest.raises(AssertionError, match="does not fall mid-stream"):
-        run(Suite, "test_a_restarted_source_resumes_from_its_committed_offsets", tmp_path,
-            connector_config=config_of(Suite, tmp_path))
+        run(Suite, "test_a_restarted_source_resumes_from_its_committed_offsets", tmp_path)
 
 
 def test_a_split_that_gives_a_partition_to_two_tasks_fails(tmp_path):
     class Suite(SourceSuite):
         connector = OverlappingSplitConnector
 
-    run(Suite, "test_the_tasks_cover_every_partition", tmp_path,
-        connector_config=config_of(Suite, tmp_path), max_tasks=1)
+    run(Suite, "test_the_tasks_cover_every_partition", tmp_path, max_tasks=1)
     with pytest.raises(AssertionError, match="read by more than one task"):
-        run(Suite, "test_the_tasks_cover_every_partition", tmp_path,
-            connector_config=config_of(Suite, tmp_path), max_tasks=2)
+        run(Suite, "test_the_tasks_cover_every_partition", tmp_path, max_tasks=2)
 
 
 def test_more_tasks_than_max_tasks_fails(tmp_path):
     class Suite(SourceSuite):
         connector = TooManyTasksConnector
 
-    with pytest.raises(AssertionError):
-        run(Suite, "test_task_configs_stay_within_max_tasks_and_survive_storage", tmp_path,
-            connector_config=config_of(Suite, tmp_path), max_tasks=2)
+    with pytest.raises(AssertionError, match=r"task_configs\(2\) returned 3 task configs"):
+        run(Suite, "test_task_configs_stay_within_max_tasks_and_survive_storage", tmp_path, max_tasks=2)
 
 
 def test_a_task_config_that_changes_in_storage_fails(tmp_path):
@@ -209,8 +203,7 @@ def test_a_task_config_that_changes_in_storage_fails(tmp_path):
         connector = UnstorableTaskConfigConnector
 
     with pytest.raises(AssertionError, match="changes when stored as JSON"):
-        run(Suite, "test_task_configs_stay_within_max_tasks_and_survive_storage", tmp_path,
-            connector_config=config_of(Suite, tmp_path), max_tasks=1)
+        run(Suite, "test_task_configs_stay_within_max_tasks_and_survive_storage", tmp_path, max_tasks=1)
 
 
 def test_an_option_without_a_description_fails(tmp_path):
@@ -321,17 +314,16 @@ class SinkSuite(SinkConnectorSuite):
 
 def test_a_sink_that_keeps_the_contract_passes(tmp_path):
     for test in ("test_a_batch_is_written", "test_a_redelivered_batch_leaves_the_same_end_state",
-                 "test_a_message_that_cannot_be_decoded_fails_alone", "test_records_the_target_rejects_fail_alone"):
-        run(SinkSuite, test, tmp_path, connector_config=config_of(SinkSuite, tmp_path / test))
+                 "test_records_the_target_rejects_fail_alone"):
+        run(SinkSuite, test, tmp_path / test)  # a list of its own for each test
 
 
 def test_a_sink_that_claims_to_be_idempotent_but_appends_fails_on_redelivery(tmp_path):
     class Suite(SinkSuite):
         connector = ClaimsIdempotentConnector
 
-    with pytest.raises(AssertionError, match="redelivering the batch changed the target|holds 15 items"):
-        run(Suite, "test_a_redelivered_batch_leaves_the_same_end_state", tmp_path,
-            connector_config=config_of(Suite, tmp_path))
+    with pytest.raises(AssertionError, match="redelivering the batch changed the target"):
+        run(Suite, "test_a_redelivered_batch_leaves_the_same_end_state", tmp_path)
 
 
 def test_a_sink_that_fails_the_whole_batch_for_one_rejected_record_fails(tmp_path):
@@ -339,8 +331,7 @@ def test_a_sink_that_fails_the_whole_batch_for_one_rejected_record_fails(tmp_pat
         connector = RetriesEverythingConnector
 
     with pytest.raises(AssertionError, match="only the rejected records fail"):
-        run(Suite, "test_records_the_target_rejects_fail_alone", tmp_path,
-            connector_config=config_of(Suite, tmp_path))
+        run(Suite, "test_records_the_target_rejects_fail_alone", tmp_path)
 
 
 def test_a_config_model_that_ignores_unknown_options_fails(tmp_path):
@@ -349,20 +340,15 @@ def test_a_config_model_that_ignores_unknown_options_fails(tmp_path):
 
     with pytest.raises(pytest.fail.Exception):
         run(Suite, "test_an_invalid_config_is_rejected_naming_the_field", tmp_path,
-            connector_config=config_of(Suite, tmp_path), invalid_case=InvalidCase("colour", {"colour": "blue"}))
+            invalid_case=InvalidCase("colour", {"colour": "blue"}))
 
 
 def test_tests_that_cannot_apply_are_not_collected():
     class WithoutRejections(SinkConnectorSuite):
         connector = ListSinkConnector
 
-    class BytesValues(SinkSuite):
-        config = {"store": "s", "value_converter": {"type": "bytes"}}
-
     assert WithoutRejections.test_records_the_target_rejects_fail_alone is None
-    assert callable(WithoutRejections.test_a_message_that_cannot_be_decoded_fails_alone)
-    assert BytesValues.test_a_message_that_cannot_be_decoded_fails_alone is None
-    assert callable(BytesValues.test_records_the_target_rejects_fail_alone)
+    assert callable(SinkSuite.test_records_the_target_rejects_fail_alone)
 
 
 def test_a_suite_for_the_wrong_kind_of_connector_says_so():

@@ -39,9 +39,13 @@ def _tag(loader, suffix, node):
 _CfnLoader.add_multi_constructor("!", _tag)
 
 
+def load(path: Path) -> dict:
+    return yaml.load(path.read_text(), Loader=_CfnLoader)
+
+
 @pytest.fixture(scope="module")
 def template() -> dict:
-    return yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)
+    return load(ROOT / "template.yaml")
 
 
 def sam_cli() -> Path:
@@ -207,3 +211,29 @@ def test_the_dashboard_shows_every_metric_the_runtime_emits(template):
     for topic in ("throughput", "failures", "dead-letter queue depth", "lag"):
         assert topic in titles, topic
     assert any("ApproximateNumberOfMessagesVisible" in e and "DeadLetter" in e for e in expressions)
+
+
+# -- the example's copy of the runtime ---------------------------------------------------------------
+
+#: Functions whose permissions follow the pipeline a stack runs (its queues, its secrets, its demo).
+PIPELINE_FUNCTIONS = {"SourcePollerFunction", "SinkConsumerFunction"}
+
+
+def test_the_example_grants_the_runtime_what_the_main_stack_grants(template):
+    """examples/storefront/template.yaml copies the runtime's roles, functions and state machine: the
+    copies get the same permissions (the pipeline's functions the same on the runtime's tables)."""
+    example = load(ROOT / "examples" / "storefront" / "template.yaml")
+
+    def permissions(resources: dict, name: str) -> dict:
+        properties = resources[name]["Properties"]
+        policies = properties.get("Policies", [])
+        if name in PIPELINE_FUNCTIONS:
+            policies = [p for p in policies if "Fn::If" not in p and next(iter(p)).startswith("DynamoDB")]
+        return {"Policies": policies, "AssumeRolePolicyDocument": properties.get("AssumeRolePolicyDocument")}
+
+    shared = {name for name in set(template["Resources"]) & set(example["Resources"])
+              if "Policies" in template["Resources"][name].get("Properties", {})}
+    assert shared >= {"SchedulerInvokeRole", "ReconfigureFunction", "ReconfigureStateMachine",
+                      "ConnectorResourceFunction", *PIPELINE_FUNCTIONS}
+    for name in sorted(shared):
+        assert permissions(example["Resources"], name) == permissions(template["Resources"], name), name
