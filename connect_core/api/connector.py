@@ -32,6 +32,7 @@ from .record import ConnectRecord, OffsetMap, Partition
 
 if TYPE_CHECKING:
     from ..config.base import ConnectorConfig
+    from ..runtime.pipeline import Message
 
 C = TypeVar("C", bound="ConnectorConfig")
 
@@ -68,6 +69,26 @@ class SourceTask(Task[C]):
     #: ``("timestamp", "id")``). The offset store refuses a commit that would move them back.
     offset_order: ClassVar[tuple[str, ...]] = ()
 
+    def __init__(self, config: C, task_config: TaskConfig, context: TaskContext) -> None:
+        super().__init__(config, task_config, context)
+        #: What :meth:`reject` handed back; the runner takes it after every ``poll``.
+        self.rejected: list[tuple[BaseException, "Message"]] = []
+
+    def reject(self, error: BaseException, message: "Message") -> None:
+        """Hand back input that ``poll`` read but could not turn into a record (a line that is not
+        JSON, a body that is not the base64 it claims to be) and moves past.
+
+        ``message`` is that input in wire form (:class:`~connect_core.runtime.pipeline.Message`):
+        its raw bytes as ``value``, and its topic, partition, offset, id and delivery count where
+        known. After the ``poll``, the runtime treats each one as a record that failed at stage
+        ``value_converter``, under the ``errors`` config: with ``tolerance: all`` it goes to the
+        dead-letter queue (counted and logged like any other dead letter); with ``none`` the tick
+        fails and nothing of that poll is published. :meth:`commit` follows once the dead letters
+        were sent, so a source that acknowledges input there (an SQS source deleting its messages)
+        acknowledges rejected input there too.
+        """
+        self.rejected.append((error, message))
+
     def partitions(self) -> Sequence[Partition]:
         """The source partitions this task reads; the runtime loads their committed offsets."""
         raise NotImplementedError
@@ -98,7 +119,8 @@ class SourceTask(Task[C]):
 class SinkTask(Task[C]):
     #: True when writing the same record twice has the effect of writing it once
     #: (upserts by key, object names derived from offsets). Redelivery is then harmless.
-    idempotent: ClassVar[bool] = False
+    #: A task may set it per instance, from its config (a FIFO queue, an upsert mode).
+    idempotent: bool = False
 
     def put(self, records: list[ConnectRecord]) -> None:
         """Write ``records``. Raise :class:`~connect_core.api.SinkRecordErrors` to fail some of them,

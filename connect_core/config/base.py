@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from ..convert import BytesConverterConfig, ConverterConfig, JsonConverterConfig, StringConverterConfig
 from ..transforms import PredicateConfig, TransformConfig
@@ -13,6 +13,18 @@ from ..transforms import PredicateConfig, TransformConfig
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"
 _SQS_URL = re.compile(r"^https?://[^/]+/\d{12}/[A-Za-z0-9_-]{1,80}(\.fifo)?$")
 _SQS_ARN = re.compile(r"^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,80}(\.fifo)?$")
+
+
+def check_sqs_queue(value: str) -> str:
+    """``value`` if it is an SQS queue URL or ARN; ValueError otherwise."""
+    if not (_SQS_URL.match(value) or _SQS_ARN.match(value)):
+        raise ValueError("must be an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>) "
+                         "or ARN (arn:aws:sqs:<region>:<account>:<name>)")
+    return value
+
+
+#: A config field naming an SQS queue by URL or ARN.
+SqsQueue = Annotated[str, AfterValidator(check_sqs_queue)]
 
 
 class ErrorsConfig(BaseModel):
@@ -28,18 +40,10 @@ class ErrorsConfig(BaseModel):
                               "0 = no retry, -1 = forever.")
     retry_max_delay_ms: int = Field(60_000, ge=0, description="Upper bound of the exponential backoff "
                                                               "between retries.")
-    dead_letter_queue: str | None = Field(
+    dead_letter_queue: SqsQueue | None = Field(
         None, description="SQS queue (URL or ARN) that receives failed records with their error context.")
     log_enable: bool = Field(True, description="Log each failure's context (never record contents) "
                                                "at WARNING.")
-
-    @field_validator("dead_letter_queue")
-    @classmethod
-    def _sqs_target(cls, value: str | None) -> str | None:
-        if value is not None and not (_SQS_URL.match(value) or _SQS_ARN.match(value)):
-            raise ValueError("must be an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>) "
-                             "or ARN (arn:aws:sqs:<region>:<account>:<name>)")
-        return value
 
 
 class ConnectorConfig(BaseModel):
@@ -155,5 +159,6 @@ __all__ = [
     "JsonConverterConfig",
     "SinkConnectorConfig",
     "SourceConnectorConfig",
+    "SqsQueue",
     "StringConverterConfig",
 ]

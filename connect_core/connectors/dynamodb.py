@@ -34,10 +34,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from .. import aws
 from ..api import ConnectRecord, SinkConnector, SinkRecordErrors, SinkTask
+from ..aws.errors import describe, error_code, is_transient
 from ..config import SinkConnectorConfig
 from ..errors import ConfigError, ConnectError, RetriableError
 from ..concurrency import run_concurrently
-from .aws_errors import describe, error_code, is_transient
 
 logger = logging.getLogger("connect_core.connectors.dynamodb")
 
@@ -185,11 +185,7 @@ class DynamoDBSinkTask(SinkTask[DynamoDBSinkConfig]):
     def start(self) -> None:
         self.keys: TableKeys | None = None
         self.sleep: Callable[[float], None] = time.sleep
-        self.client: Any = None  # injected in tests; else the factory's client
-
-    @property
-    def ddb(self) -> Any:
-        return self.client if self.client is not None else aws.client("dynamodb", self.config.region)
+        self.ddb: Any = aws.client("dynamodb", self.config.region)
 
     def put(self, records: list[ConnectRecord]) -> None:
         try:
@@ -404,9 +400,8 @@ class DynamoDBSinkTask(SinkTask[DynamoDBSinkConfig]):
             request["ExpressionAttributeNames"] = names
         if values:
             request["ExpressionAttributeValues"] = values
-        call = {"put": self.ddb.put_item, "update": self.ddb.update_item, "delete": self.ddb.delete_item}[write.kind]
         try:
-            call(**request)
+            getattr(self.ddb, f"{write.kind}_item")(**request)
         except Exception as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
                 logger.debug("stale write skipped", extra={"table": self.config.table, "version": str(write.version)})

@@ -17,7 +17,7 @@ import logging
 import os
 import time
 import zlib
-from typing import TYPE_CHECKING, Any, Literal, Sequence
+from typing import Any, Literal, Sequence
 
 from pydantic import Field, field_validator
 
@@ -27,9 +27,6 @@ from ..config import SinkConnectorConfig, SourceConnectorConfig
 from ..convert import StringConverterConfig
 from ..convert.config import ConverterConfig
 from ..errors import ConnectError
-
-if TYPE_CHECKING:
-    from ..runtime.pipeline import DeadLetter
 
 logger = logging.getLogger("connect_core.connectors.file")
 
@@ -80,7 +77,6 @@ class FileSourceTask(SourceTask[FileSourceConfig]):
         #: failed lines at the end of what was read), so they are not read again while warm.
         self._consumed: dict[str, tuple[int, int]] = {}
         self._first_file = 0
-        self._dead_letters: Any = None
 
     def partitions(self) -> Sequence[Partition]:
         return [{"path": path} for path in self._files()]
@@ -88,7 +84,6 @@ class FileSourceTask(SourceTask[FileSourceConfig]):
     def poll(self, offsets: OffsetMap) -> list[ConnectRecord]:
         files = self._files()
         records: list[ConnectRecord] = []
-        letters: list["DeadLetter"] = []
         if not files:
             return records
         # Start at another file each poll: a busy file cannot starve the others.
@@ -99,13 +94,11 @@ class FileSourceTask(SourceTask[FileSourceConfig]):
             if budget <= 0:
                 break
             try:
-                self._read(path, offsets.get({"path": path}), budget, records, letters)
+                self._read(path, offsets.get({"path": path}), budget, records)
             except UnreadableLineError:
-                if records or letters:
+                if records:
                     break  # deliver what came before it; the next poll stops at the line
                 raise
-        if letters:
-            self._dead_letter_sender().send(letters)
         return records
 
     # -- internals -------------------------------------------------------------------------------
@@ -115,8 +108,7 @@ class FileSourceTask(SourceTask[FileSourceConfig]):
         tasks, mine = int(self.task_config.get("tasks", 1)), int(self.task_config.get("task", 0))
         return sorted(p for p in matches if os.path.isfile(p) and zlib.crc32(p.encode()) % tasks == mine)
 
-    def _read(self, path: str, offset: Any, budget: int, records: list[ConnectRecord],
-              letters: list["DeadLetter"]) -> None:
+    def _read(self, path: str, offset: Any, budget: int, records: list[ConnectRecord]) -> None:
         cfg = self.config
         try:
             fh = open(path, "rb")
@@ -141,7 +133,7 @@ class FileSourceTask(SourceTask[FileSourceConfig]):
                         break  # an overlong line still being written: fail it once it is complete
                     position += len(raw) + rest
                     self._failed(path, line_start, position, inode, raw[:cfg.max_line_bytes],
-                                 f"longer than max_line_bytes ({cfg.max_line_bytes})", letters)
+                                 f"longer than max_line_bytes ({cfg.max_line_bytes})")
                     continue
                 position += len(raw)
                 line = raw[:-1]
@@ -150,8 +142,7 @@ class FileSourceTask(SourceTask[FileSourceConfig]):
                 try:
                     text = line.decode(cfg.encoding)
                 except UnicodeDecodeError as exc:
-                    self._failed(path, line_start, position, inode, line, f"not {cfg.encoding} text: {exc.reason}",
-                                 letters)
+                    self._failed(path, line_start, position, inode, line, f"not {cfg.encoding} text: {exc.reason}")
                     continue
                 if cfg.skip_blank_lines and not text.strip():
                     self._consumed[path] = (inode, position)
@@ -161,7 +152,7 @@ class FileSourceTask(SourceTask[FileSourceConfig]):
                     try:
                         value = json.loads(text)
                     except ValueError as exc:
-                        self._failed(path, line_start, position, inode, line, f"not JSON: {exc}", letters)
+                        self._failed(path, line_start, position, inode, line, f"not JSON: {exc}")
                         continue
                 records.append(ConnectRecord(topic=cfg.topic, value=value, partition=partition,
                                              offset={"position": position, "inode": inode}, timestamp=now))
@@ -186,24 +177,15 @@ class FileSourceTask(SourceTask[FileSourceConfig]):
             position = consumed[1]
         return position
 
-    def _failed(self, path: str, start: int, end: int, inode: int, line: bytes, reason: str,
-                letters: list["DeadLetter"]) -> None:
+    def _failed(self, path: str, start: int, end: int, inode: int, line: bytes, reason: str) -> None:
         error = UnreadableLineError(f"{path}: the line at byte {start} is {reason}")
         if self.config.errors.tolerance != "all":
             raise error
-        from ..runtime.pipeline import DeadLetter, Message
+        from ..runtime.pipeline import Message
 
         message = Message(line, None, self.config.topic, {}, {"path": path}, {"position": end, "inode": inode})
-        letters.append(DeadLetter(self.config.name, self.context.task_id, "value_converter",
-                                  type(error).__name__, str(error), 1, 1, message, time.time()))
+        self.reject(error, message)
         self._consumed[path] = (inode, end)
-
-    def _dead_letter_sender(self) -> Any:
-        if self._dead_letters is None:
-            from ..runtime.targets import dead_letters_for
-
-            self._dead_letters = dead_letters_for(self.config.errors.dead_letter_queue)
-        return self._dead_letters
 
 
 def _skip_to_newline(fh: Any) -> int | None:

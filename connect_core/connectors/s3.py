@@ -38,10 +38,10 @@ from pydantic import Field, ValidationInfo, field_validator
 from .. import aws
 from ..api import ConnectRecord, SinkConnector, SinkRecordErrors, SinkTask
 from ..api.record import partition_key
+from ..aws.errors import describe, is_transient
 from ..config import SinkConnectorConfig
 from ..errors import ConnectError, RetriableError
 from ..concurrency import run_concurrently
-from .aws_errors import describe, is_transient
 
 logger = logging.getLogger("connect_core.connectors.s3")
 
@@ -190,11 +190,7 @@ class S3SinkTask(SinkTask[S3SinkConfig]):
         self.zone = ZoneInfo(self.config.timezone)
         #: Time of writing (seconds), for records without a timestamp of their own.
         self.clock: Callable[[], float] = time.time
-        self.client: Any = None  # injected in tests; else the factory's client
-
-    @property
-    def s3(self) -> Any:
-        return self.client if self.client is not None else aws.client("s3", self.config.region)
+        self.s3: Any = aws.client("s3", self.config.region)
 
     def put(self, records: list[ConnectRecord]) -> None:
         errors: dict[int, BaseException] = {}
@@ -207,9 +203,8 @@ class S3SinkTask(SinkTask[S3SinkConfig]):
 
     # -- records into objects -----------------------------------------------------------------
 
-    def objects(self, records: list[ConnectRecord], errors: dict[int, BaseException] | None = None) -> list[S3Object]:
+    def objects(self, records: list[ConnectRecord], errors: dict[int, BaseException]) -> list[S3Object]:
         """The objects ``records`` become; records that cannot be written land in ``errors``."""
-        errors = {} if errors is None else errors
         now = self.clock()
         groups: dict[tuple[str, str], dict[str, _Line]] = {}
         unpositioned: dict[str, list[_Line]] = {}

@@ -34,15 +34,16 @@ from pydantic import Field, field_validator
 from .. import aws
 from ..api import ConnectRecord, OffsetMap, Partition, SinkConnector, SinkRecordErrors, SinkTask, SourceConnector, \
     SourceTask, partition_key
+from ..aws.errors import describe, is_transient
 from ..config import SinkConnectorConfig, SourceConnectorConfig
-from ..config.base import _SQS_ARN, _SQS_URL
+from ..config.base import SqsQueue
 from ..convert import BytesConverterConfig, JsonConverterConfig, StringConverterConfig
 from ..convert.config import ConverterConfig
 from ..convert.json_codec import dumps
 from ..errors import ConfigError, ConnectError, FieldError, RetriableError
-from ..runtime.pipeline import DeadLetter, Message
-from ..runtime.wire import ENCODING_ATTRIBUTE, MAX_BATCH_ENTRIES, MAX_MESSAGE_BYTES
-from .aws_errors import describe, is_transient
+from ..runtime.pipeline import Message
+from ..runtime.wire import ENCODING_ATTRIBUTE, MAX_BATCH_ENTRIES, MAX_MESSAGE_BYTES, NOT_SQS_TEXT, batches, \
+    entry_size
 
 logger = logging.getLogger("connect_core.connectors.sqs")
 
@@ -62,8 +63,6 @@ MAX_ATTRIBUTES = 10
 #: Attempts at entries SendMessageBatch reports as failed on SQS's side.
 SEND_ATTEMPTS = 5
 
-# SQS takes XML 1.0 characters only, in bodies and in attribute values.
-_NOT_SQS_TEXT = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _ATTRIBUTE_NAME = re.compile(r"^(?!\.)(?!.*\.\.)(?!.*\.$)(?![Aa][Ww][Ss]\.)(?![Aa][Mm][Aa][Zz][Oo][Nn]\.)"
                              r"[A-Za-z0-9_.-]{1,256}$")
 #: A MessageGroupId: 1 to 128 ASCII letters, digits and punctuation.
@@ -75,13 +74,6 @@ class SqsRecordError(ConnectError):
 
 
 # -- queues ----------------------------------------------------------------------------------------
-
-def _check_queue(value: str) -> str:
-    if not (_SQS_URL.match(value) or _SQS_ARN.match(value)):
-        raise ValueError("must be an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>) "
-                         "or ARN (arn:aws:sqs:<region>:<account>:<name>)")
-    return value
-
 
 def queue_identity(queue: str) -> tuple[str, str]:
     """(account, name) of a queue given by URL or ARN."""
@@ -131,8 +123,8 @@ def _text_of(value: Any) -> str:
 class SqsSourceConfig(SourceConnectorConfig):
     """Reads a standard or FIFO queue; messages are deleted only once their records were delivered."""
 
-    queue: str = Field(description="The queue to read: its URL (CloudFormation: !Ref TheQueue) or ARN "
-                                   "(!GetAtt TheQueue.Arn). A name ending in '.fifo' is a FIFO queue.")
+    queue: SqsQueue = Field(description="The queue to read: its URL (CloudFormation: !Ref TheQueue) or ARN "
+                                        "(!GetAtt TheQueue.Arn). A name ending in '.fifo' is a FIFO queue.")
     topic: str | None = Field(None, min_length=1, description="Topic of the records; unset: the queue's name.")
     value_format: Literal["string", "json"] = Field(
         "string", description="'string': the body as text is the value; 'json': the body parsed as JSON (a body "
@@ -153,11 +145,6 @@ class SqsSourceConfig(SourceConnectorConfig):
                                              description="How values become bytes; default string (a text body "
                                                          "passes unchanged, a JSON value is written as JSON).")
 
-    @field_validator("queue")
-    @classmethod
-    def _queue(cls, value: str) -> str:
-        return _check_queue(value)
-
 
 class SqsSourceTask(SourceTask[SqsSourceConfig]):
     """Partition ``{"queue": <queue>}``; offset ``{"message_id": ...}``. SQS has no position: the
@@ -171,15 +158,17 @@ class SqsSourceTask(SourceTask[SqsSourceConfig]):
         self._fifo = _is_fifo(self.config.queue)
         self._topic = self.config.topic or queue_identity(self.config.queue)[1]
         self._partition = {"queue": self.config.queue}
-        #: Receipt handles of messages whose records are on their way, by message id.
+        #: Receipt handles of messages whose records (or dead letters) are on their way, by message id.
         self._in_flight: dict[str, str] = {}
-        self._dead_letters: Any = None
+        #: Ids of the messages handed back with reject() since the last commit.
+        self._rejected: list[str] = []
 
     def stop(self) -> None:
         """Hand messages received but never acknowledged (a failed tick) back to the queue now,
         rather than after the visibility timeout."""
         handles = list(self._in_flight.values())
         self._in_flight.clear()
+        self._rejected.clear()
         for start in range(0, len(handles), MAX_BATCH_ENTRIES):
             entries = [{"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": 0}
                        for i, h in enumerate(handles[start:start + MAX_BATCH_ENTRIES])]
@@ -212,9 +201,12 @@ class SqsSourceTask(SourceTask[SqsSourceConfig]):
         return records
 
     def commit(self, records: list[ConnectRecord]) -> None:
-        """Delete the messages of delivered records. A delete that fails leaves the message to be
-        delivered again after the visibility timeout: a duplicate, never a loss."""
-        handles = [h for r in records if (h := self._in_flight.pop(r.offset.get("message_id"), None))]
+        """Delete the messages of delivered records, and those rejected as unreadable (their dead
+        letters were sent). A delete that fails leaves the message to be delivered again after the
+        visibility timeout: a duplicate, never a loss."""
+        ids = [r.offset.get("message_id") for r in records] + self._rejected
+        self._rejected = []
+        handles = [h for i in ids if (h := self._in_flight.pop(i, None))]
         self._delete(handles, "acknowledge delivered messages")
 
     def lag(self, offsets: OffsetMap) -> int | None:
@@ -231,8 +223,6 @@ class SqsSourceTask(SourceTask[SqsSourceConfig]):
     def _records(self, messages: list[dict[str, Any]]) -> list[ConnectRecord]:
         out: list[ConnectRecord] = []
         held_groups: set[str] = set()  # FIFO groups with an unacknowledged failure in this batch
-        failed_letters: list[DeadLetter] = []
-        failed_handles: list[str] = []
         for message in messages:
             system = message.get("Attributes", {})
             group = system.get("MessageGroupId")
@@ -242,8 +232,9 @@ class SqsSourceTask(SourceTask[SqsSourceConfig]):
                 record = self._record(message)
             except ValueError as exc:
                 if self.config.errors.tolerance == "all":
-                    failed_letters.append(self._dead_letter(message, exc))
-                    failed_handles.append(message["ReceiptHandle"])
+                    self.reject(exc, self._raw(message))  # a dead letter, then deleted in commit()
+                    self._in_flight[message["MessageId"]] = message["ReceiptHandle"]
+                    self._rejected.append(message["MessageId"])
                 else:
                     # Not deleted: SQS delivers it again, and its redrive policy ends it in the DLQ.
                     logger.warning("message left on the queue: it cannot be read", extra={
@@ -254,9 +245,6 @@ class SqsSourceTask(SourceTask[SqsSourceConfig]):
                 continue
             self._in_flight[message["MessageId"]] = message["ReceiptHandle"]
             out.append(record)
-        if failed_letters:
-            self._dead_letter_sender().send(failed_letters)
-            self._delete(failed_handles, "remove dead-lettered messages")
         return out
 
     def _record(self, message: dict[str, Any]) -> ConnectRecord:
@@ -309,22 +297,13 @@ class SqsSourceTask(SourceTask[SqsSourceConfig]):
                              offset={"message_id": message["MessageId"]},
                              timestamp=int(sent) if sent else None, headers=headers)
 
-    def _dead_letter(self, message: dict[str, Any], exc: Exception) -> DeadLetter:
+    def _raw(self, message: dict[str, Any]) -> Message:
+        """A message that cannot be read, as it arrived: its body and identity, for its dead letter."""
         system = message.get("Attributes", {})
-        attempts = int(system.get("ApproximateReceiveCount", 1))
-        wire = Message(message.get("Body", "").encode("utf-8"), None, self._topic,
+        return Message(message.get("Body", "").encode("utf-8"), None, self._topic,
                        {H_MESSAGE_ID: message["MessageId"]}, self._partition,
                        {"message_id": message["MessageId"]}, int(system.get("SentTimestamp", 0)) or None,
-                       message["MessageId"], attempts)
-        return DeadLetter(self.config.name, self.context.task_id, "value_converter", type(exc).__name__,
-                          str(exc), 1, attempts, wire, time.time())
-
-    def _dead_letter_sender(self) -> Any:
-        if self._dead_letters is None:
-            from ..runtime.targets import dead_letters_for
-
-            self._dead_letters = dead_letters_for(self.config.errors.dead_letter_queue)
-        return self._dead_letters
+                       message["MessageId"], int(system.get("ApproximateReceiveCount", 1)))
 
     def _delete(self, handles: list[str], what: str) -> None:
         for start in range(0, len(handles), MAX_BATCH_ENTRIES):
@@ -355,8 +334,8 @@ class SqsSourceConnector(SourceConnector[SqsSourceConfig]):
 class SqsSinkConfig(SinkConnectorConfig):
     """Sends records to a standard or FIFO queue with SendMessageBatch."""
 
-    queue: str = Field(description="The queue to write: its URL (CloudFormation: !Ref TheQueue) or ARN "
-                                   "(!GetAtt TheQueue.Arn). A name ending in '.fifo' is a FIFO queue.")
+    queue: SqsQueue = Field(description="The queue to write: its URL (CloudFormation: !Ref TheQueue) or ARN "
+                                        "(!GetAtt TheQueue.Arn). A name ending in '.fifo' is a FIFO queue.")
     header_attributes: list[str] | None = Field(
         None, max_length=MAX_ATTRIBUTES,
         description="Headers sent as message attributes; unset: every header except the 'sqs.*' ones the "
@@ -383,11 +362,6 @@ class SqsSinkConfig(SinkConnectorConfig):
         default_factory=BytesConverterConfig,
         description="How the incoming value is decoded; default bytes (the body is sent unchanged). Use json "
                     "to transform structured values.")
-
-    @field_validator("queue")
-    @classmethod
-    def _queue(cls, value: str) -> str:
-        return _check_queue(value)
 
     @field_validator("header_attributes", "key_attribute")
     @classmethod
@@ -417,40 +391,36 @@ class SqsSinkTask(SinkTask[SqsSinkConfig]):
         self._sqs = _sqs(self.config.queue)
         self._fifo = _is_fifo(self.config.queue)
         # FIFO: deduplication ids make a redelivered record a no-op (within SQS's 5-minute window).
-        self.idempotent = self._fifo  # type: ignore[misc]
+        self.idempotent = self._fifo
         self._field_path = self.config.group_id_field.split(".") if self.config.group_id_field else []
 
     def put(self, records: list[ConnectRecord]) -> None:
         errors: dict[int, BaseException] = {}
-        entries: list[tuple[int, dict[str, Any], int]] = []
+        entries: list[dict[str, Any]] = []  # each entry's Id is its record's index
         groups: dict[int, str] = {}
         for index, record in enumerate(records):
             try:
                 if self._fifo:
                     groups[index] = self._group_id(record)
-                entry = self._entry(record, str(index), groups.get(index))
+                entries.append(self._entry(record, str(index), groups.get(index)))
             except SqsRecordError as exc:
                 errors[index] = exc
-                continue
-            entries.append((index, entry, _size(entry)))
         # With tolerance 'none' a failed record comes back later: the records after it in its FIFO
         # group wait for it, or the group's order would break.
         hold = self._fifo and self.config.errors.tolerance == "none"
         first_failure: dict[str, int] = {}
         sent: set[int] = set()
-        pending = entries
-        while pending:
-            batch, pending = _next_batch(pending)
+        for batch in batches(entries):
             if hold:
                 for index in errors:
                     group = groups.get(index)
                     if group is not None and index < first_failure.get(group, index + 1):
                         first_failure[group] = index
-                waiting = [i for i, _, _ in batch if first_failure.get(groups[i], i) < i]
+                waiting = [i for i in (int(e["Id"]) for e in batch) if first_failure.get(groups[i], i) < i]
                 for index in waiting:
                     errors[index] = SqsRecordError("an earlier record of its message group failed; this one "
                                                    "waits for it so the group stays in order")
-                batch = [item for item in batch if item[0] not in waiting]
+                batch = [e for e in batch if int(e["Id"]) not in waiting]
                 if not batch:
                     continue
             try:
@@ -460,7 +430,9 @@ class SqsSinkTask(SinkTask[SqsSinkConfig]):
                 cause = RetriableError(reason) if is_transient(exc) else SqsRecordError(reason)
                 if not sent:
                     raise cause from exc  # nothing reached the queue: the whole put may be retried
-                errors.update({i: cause for i, _, _ in [*batch, *pending] if i not in sent})
+                # This call's records and those after it: neither sent nor failed yet.
+                unsent = [i for i in (int(e["Id"]) for e in entries) if i not in sent and i not in errors]
+                errors.update({i: cause for i in unsent})
                 break
         if errors:
             raise SinkRecordErrors(errors)
@@ -470,11 +442,11 @@ class SqsSinkTask(SinkTask[SqsSinkConfig]):
 
     # -- internals -------------------------------------------------------------------------------
 
-    def _send(self, batch: list[tuple[int, dict[str, Any], int]], sent: set[int]) -> dict[int, BaseException]:
+    def _send(self, batch: list[dict[str, Any]], sent: set[int]) -> dict[int, BaseException]:
         """One SendMessageBatch call; entries SQS failed on its side are sent again with backoff."""
         errors: dict[int, BaseException] = {}
-        pending = {entry["Id"]: index for index, entry, _ in batch}
-        entries = {entry["Id"]: entry for _, entry, _ in batch}
+        pending = {entry["Id"]: int(entry["Id"]) for entry in batch}
+        entries = {entry["Id"]: entry for entry in batch}
         for attempt in range(SEND_ATTEMPTS):
             response = self._sqs.send_message_batch(QueueUrl=self._url, Entries=[entries[i] for i in pending])
             for success in response.get("Successful", []):
@@ -519,7 +491,7 @@ class SqsSinkTask(SinkTask[SqsSinkConfig]):
             entry["MessageDeduplicationId"] = self._deduplication_id(record, entry)
         elif self.config.delay_s:
             entry["DelaySeconds"] = self.config.delay_s
-        size = _size(entry)
+        size = entry_size(entry)
         if size > MAX_MESSAGE_BYTES:
             raise SqsRecordError(f"the message would be {size} bytes (body and attributes); SQS takes at most "
                                  f"{MAX_MESSAGE_BYTES}")
@@ -624,7 +596,7 @@ def _body(value: Any) -> tuple[str, str | None]:
             raise SqsRecordError(f"the value cannot be written as JSON: {exc}") from exc
     if not text:
         return "-", "empty"  # SQS refuses empty bodies
-    if _NOT_SQS_TEXT.search(text):
+    if NOT_SQS_TEXT.search(text):
         return base64.b64encode(text.encode("utf-8")).decode("ascii"), "base64"
     return text, None
 
@@ -643,14 +615,14 @@ def _attribute(value: Any, declared: str | None) -> dict[str, Any] | None:
                 pass
         elif base == "Number" and _is_number(value):
             return {"DataType": declared, "StringValue": value}
-        elif base == "String" and not _NOT_SQS_TEXT.search(value):
+        elif base == "String" and not NOT_SQS_TEXT.search(value):
             return {"DataType": declared, "StringValue": value}
     if isinstance(value, (bytes, bytearray, memoryview)):
         return {"DataType": "Binary", "BinaryValue": bytes(value)}
     if isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool) and _is_number(str(value)):
         return {"DataType": "Number", "StringValue": str(value)}
     text = _text_of(value)
-    if _NOT_SQS_TEXT.search(text):
+    if NOT_SQS_TEXT.search(text):
         return {"DataType": "Binary", "BinaryValue": text.encode("utf-8")}
     return {"DataType": "String", "StringValue": text}
 
@@ -665,7 +637,8 @@ def _is_number(text: str) -> bool:
         return False
     if not number:
         return True
-    digits = len(number.normalize().as_tuple().digits)
+    # Counted, not normalized: normalize() rounds to the context's 28 digits.
+    digits = len("".join(map(str, number.as_tuple().digits)).strip("0"))
     return digits <= 38 and -128 <= number.adjusted() <= 125
 
 
@@ -677,24 +650,3 @@ def _field(value: Any, path: list[str], name: str | None) -> Any:
         node = node.get(step)
     return node
 
-
-def _size(entry: Mapping[str, Any]) -> int:
-    size = len(entry["MessageBody"].encode("utf-8"))
-    for name, attribute in entry.get("MessageAttributes", {}).items():
-        size += len(name.encode()) + len(attribute["DataType"].encode())
-        if "BinaryValue" in attribute:
-            size += len(attribute["BinaryValue"])
-        else:
-            size += len(attribute["StringValue"].encode("utf-8"))
-    return size
-
-
-def _next_batch(entries: list[tuple[int, dict[str, Any], int]]) -> tuple[list[tuple[int, dict[str, Any], int]],
-                                                                          list[tuple[int, dict[str, Any], int]]]:
-    """The entries of the next SendMessageBatch call (at most 10 and 256 KiB) and the rest."""
-    size = 0
-    for count, (_, _, entry_size) in enumerate(entries):
-        if count == MAX_BATCH_ENTRIES or (count and size + entry_size > MAX_MESSAGE_BYTES):
-            return entries[:count], entries[count:]
-        size += entry_size
-    return entries, []

@@ -220,6 +220,13 @@ class SourcePipeline(_Stages):
                 dead.append(self.dead_letter(stage, exc, _message_of(record)))
         return SourceBatch(messages, dead, OffsetMap.last_of(records), len(records))
 
+    def reject(self, exc: BaseException, message: Message, batch: SourceBatch) -> None:
+        """Count input the task could not read (``SourceTask.reject``) as failed at the value
+        converter, with the same tolerance rules as any record of ``batch``."""
+        if not self.tolerate:
+            raise exc
+        batch.dead_letters.append(self.dead_letter("value_converter", exc, message))
+
 
 class SinkPipeline(_Stages):
     def __init__(self, config: ConnectorConfig, task: SinkTask[Any], task_id: int | None = None, *,

@@ -129,10 +129,13 @@ class SourceRunner:
         while remaining_ms() > self.safety_margin_ms:
             started = time.perf_counter()
             records = task.poll(view)
-            if not records:
+            rejected, task.rejected = task.rejected, []
+            if not records and not rejected:
                 result.drained = True
                 break
             batch = pipeline.process(records)
+            for error, message in rejected:
+                pipeline.reject(error, message, batch)
             publisher.publish(batch.messages)
             if batch.dead_letters:
                 result.dead_lettered += dead_letters.send(batch.dead_letters)

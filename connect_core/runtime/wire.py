@@ -31,8 +31,8 @@ class MessageTooLargeError(ValueError):
     """A record is larger than one SQS message can carry."""
 
 
-# Characters an SQS message body may not contain (it accepts XML 1.0 characters only).
-_NOT_SQS_TEXT = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+#: Characters an SQS message body or attribute value may not contain (it accepts XML 1.0 characters only).
+NOT_SQS_TEXT = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def _text(data: bytes) -> tuple[str, str]:
@@ -41,7 +41,7 @@ def _text(data: bytes) -> tuple[str, str]:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         text = None
-    if text is None or _NOT_SQS_TEXT.search(text):
+    if text is None or NOT_SQS_TEXT.search(text):
         return base64.b64encode(data).decode("ascii"), "base64"
     return text, "utf-8"
 
@@ -84,10 +84,12 @@ def to_sqs_entry(message: Message, entry_id: str) -> dict[str, Any]:
 
 
 def entry_size(entry: Mapping[str, Any]) -> int:
+    """What SQS counts of a message: its body and its attributes' names, types and values."""
     size = len(entry["MessageBody"].encode("utf-8"))
     for name, attribute in entry.get("MessageAttributes", {}).items():
         size += len(name.encode()) + len(attribute["DataType"].encode())
         size += len(attribute.get("StringValue", "").encode("utf-8"))
+        size += len(attribute.get("BinaryValue", b""))
     return size
 
 

@@ -14,6 +14,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from .. import aws
 from ..api.record import OffsetMap, Partition, partition_key
+from ..aws.errors import error_code
 from ..errors import (
     ConflictError,
     LeaseLostError,
@@ -214,7 +215,7 @@ class DynamoDBLeaseStore(_DynamoDBStore, LeaseStore):
                                            ":connector": _s(connector), ":task": _n(task)},
                 ReturnValues="ALL_NEW")
         except Exception as exc:
-            if _code(exc) == "ConditionalCheckFailedException":
+            if error_code(exc) == "ConditionalCheckFailedException":
                 return None
             raise
         return _lease(response["Attributes"])
@@ -231,7 +232,7 @@ class DynamoDBLeaseStore(_DynamoDBStore, LeaseStore):
                                            ":owner": _s(lease.owner), ":false": {"BOOL": False}},
                 ReturnValues="ALL_NEW")
         except Exception as exc:
-            if _code(exc) == "ConditionalCheckFailedException":
+            if error_code(exc) == "ConditionalCheckFailedException":
                 raise LeaseLostError(_lost_message(lease)) from None
             raise
         return _lease(response["Attributes"])
@@ -248,7 +249,7 @@ class DynamoDBLeaseStore(_DynamoDBStore, LeaseStore):
                 ExpressionAttributeValues={":true": {"BOOL": True}, ":now": _n(now),
                                            ":epoch": _n(lease.epoch)})
         except Exception as exc:
-            if _code(exc) == "ConditionalCheckFailedException":
+            if error_code(exc) == "ConditionalCheckFailedException":
                 return False
             raise
         return True
@@ -290,7 +291,7 @@ class DynamoDBConfigStore(_DynamoDBStore, ConfigStore):
                                           "#updated": "updated_at"},
                 ExpressionAttributeValues=values, ReturnValues="UPDATED_NEW", **condition)
         except Exception as exc:
-            if _code(exc) == "ConditionalCheckFailedException":
+            if error_code(exc) == "ConditionalCheckFailedException":
                 old = getattr(exc, "response", {}).get("Item")
                 version = int(old["version"]["N"]) if old else 0
                 raise ConflictError(f"connector {name!r} is at version {version}, "
@@ -338,7 +339,7 @@ class DynamoDBConfigStore(_DynamoDBStore, ConfigStore):
                                           "#version": "version"},
                 ExpressionAttributeValues={":state": _s(TargetState(state).value), ":now": _n(self._clock())})
         except Exception as exc:
-            if _code(exc) == "ConditionalCheckFailedException":
+            if error_code(exc) == "ConditionalCheckFailedException":
                 raise NotFoundError(f"connector {name!r} does not exist") from None
             raise
 
@@ -419,7 +420,7 @@ class DynamoDBConfigStore(_DynamoDBStore, ConfigStore):
                 ExpressionAttributeNames={"#c": "connector"}, ExpressionAttributeValues={":name": _s(name)},
                 ReturnValuesOnConditionCheckFailure="ALL_OLD")
         except Exception as exc:
-            if _code(exc) == "ConditionalCheckFailedException":
+            if error_code(exc) == "ConditionalCheckFailedException":
                 other = getattr(exc, "response", {}).get("Item", {}).get("connector", {}).get("S", "?")
                 raise ConflictError(f"queue {queue_arn} already feeds sink connector {other!r}") from None
             raise
@@ -435,7 +436,7 @@ class DynamoDBConfigStore(_DynamoDBStore, ConfigStore):
                                   ConditionExpression="#c = :name", ExpressionAttributeNames={"#c": "connector"},
                                   ExpressionAttributeValues={":name": _s(name)})
         except Exception as exc:
-            if _code(exc) != "ConditionalCheckFailedException":
+            if error_code(exc) != "ConditionalCheckFailedException":
                 raise
 
     def _get(self, name: str, sk: str) -> Item | None:
@@ -520,11 +521,6 @@ def _lost_message(lease: TaskLease) -> str:
             f"{lease.owner!r} was claimed again or released")
 
 
-def _code(exc: Exception) -> str | None:
-    response = getattr(exc, "response", None)
-    return response.get("Error", {}).get("Code") if isinstance(response, dict) else None
-
-
 def _failed(reason: dict[str, Any]) -> bool:
     return reason.get("Code") == "ConditionalCheckFailed"
 
@@ -543,7 +539,7 @@ def _transact(ddb: Any, operations: list[dict[str, Any]], what: str) -> list[dic
             ddb.transact_write_items(TransactItems=operations)
             return None
         except Exception as exc:
-            if _code(exc) != "TransactionCanceledException":
+            if error_code(exc) != "TransactionCanceledException":
                 raise
             reasons = exc.response.get("CancellationReasons") or []  # type: ignore[attr-defined]
             if any(_failed(r) for r in reasons):

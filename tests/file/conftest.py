@@ -1,5 +1,6 @@
-"""Fixtures of the file connectors' tests: stores over fresh tables and queues on the session's
-embedded endpoint (tests/conftest.py), created only by the tests that ask for them."""
+"""Fixtures of the file connectors' tests: stores and queues on the session's embedded endpoint
+(tables, clock and the endpoint itself come from tests/conftest.py), created only by the tests
+that ask for them."""
 
 from __future__ import annotations
 
@@ -9,23 +10,12 @@ from typing import Callable, Iterator
 import pytest
 
 from connect_core import aws
-from connect_core.storage import Stores, ensure_tables
-from connect_core.local.clock import VirtualClock
+from connect_core.storage import Stores
 
 
 @pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock(1_700_000_000.0)
-
-
-@pytest.fixture
-def stores(embedded_aws, clock) -> Iterator[Stores]:
-    suffix = uuid.uuid4().hex[:12]
-    names = (f"file-configs-{suffix}", f"file-offsets-{suffix}")
-    ensure_tables(*names)
-    yield Stores.dynamodb(*names, clock=clock)
-    for name in names:
-        aws.client("dynamodb").delete_table(TableName=name)
+def stores(tables, clock) -> Stores:
+    return Stores.dynamodb(*tables, clock=clock)
 
 
 @pytest.fixture

@@ -5,26 +5,23 @@ from __future__ import annotations
 
 import base64
 import itertools
-import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from connect_core import aws
 from connect_core.api import ConnectRecord, SinkRecordErrors, TaskContext
 from connect_core.config import validate_config
+from connect_core.runtime import telemetry as m
 from connect_core.runtime.source_runner import SourceRunner
 from connect_core.runtime.tasks import TaskCache
+from connect_core.runtime.telemetry import Telemetry
 from connect_core.storage import State
+from connect_core.testing import CommitFailsOnce, dead_letters, deploy
 
 pytestmark = pytest.mark.integration
 
 FOREVER = lambda: 600_000  # noqa: E731 - remaining Lambda time that never runs out
-
-
-def deploy(stores, config: dict) -> None:
-    stores.configs.put_connector(config["name"], config)
-    stores.configs.put_task_configs(config["name"], validate_config(config).task_configs(1), generation=1)
 
 
 def copy_config(source: Path, out: Path, **options) -> dict:
@@ -61,16 +58,7 @@ def test_a_crash_before_the_commit_duplicates_at_most_and_loses_nothing(stores, 
     source, out = tmp_path / "in.log", tmp_path / "out.log"
     source.write_text("".join(f"line {i}\n" for i in range(15)))
     deploy(stores, copy_config(source, out, batch_size=10))
-    commit = stores.offsets.commit
-    crashes = []
-
-    def crash_once(*args, **kwargs):
-        if not crashes:
-            crashes.append(1)
-            raise RuntimeError("invocation killed between publish and commit")
-        return commit(*args, **kwargs)
-
-    stores.offsets.commit = crash_once
+    stores = replace(stores, offsets=CommitFailsOnce(stores.offsets))  # the first commit fails
     crashed = SourceRunner(stores, owner="t1", clock=clock).tick("copy", 0, FOREVER)
     retried = SourceRunner(stores, owner="t2", clock=clock).tick("copy", 0, FOREVER)
 
@@ -79,19 +67,23 @@ def test_a_crash_before_the_commit_duplicates_at_most_and_loses_nothing(stores, 
     assert set(lines) == {f"line {i}" for i in range(15)} and len(lines) == 15 + 10
 
 
-def test_with_tolerance_all_a_bad_line_goes_to_the_dead_letter_queue_once(stores, clock, tmp_path, make_queue):
+def test_with_tolerance_all_a_bad_line_goes_to_the_dead_letter_queue_once(stores, clock, tmp_path, make_queue,
+                                                                         caplog):
     source, out, dlq = tmp_path / "in.jsonl", tmp_path / "out.log", make_queue()
     source.write_text('{"n": 1}\n{"n": 2}\n{not json\n')
     deploy(stores, copy_config(source, out, format="json", errors={"tolerance": "all", "dead_letter_queue": dlq}))
-    tasks = TaskCache()  # one warm function instance
+    tasks, telemetry = TaskCache(), Telemetry()  # one warm function instance
 
-    first = SourceRunner(stores, owner="t1", clock=clock, tasks=tasks).tick("copy", 0, FOREVER)
-    second = SourceRunner(stores, owner="t2", clock=clock, tasks=tasks).tick("copy", 0, FOREVER)
+    first = SourceRunner(stores, owner="t1", clock=clock, tasks=tasks, telemetry=telemetry).tick("copy", 0, FOREVER)
+    second = SourceRunner(stores, owner="t2", clock=clock, tasks=tasks, telemetry=telemetry).tick("copy", 0, FOREVER)
 
     assert (first.outcome, first.records, second.records) == ("ran", 2, 0)
+    # Counted (and logged, below) like every other dead letter of a tick
+    assert (first.dead_lettered, second.dead_lettered, telemetry.totals[m.RECORDS_DEAD_LETTERED]) == (1, 0, 1)
     assert out.read_text() == '{"n":1}\n{"n":2}\n'
-    messages = aws.client("sqs").receive_message(QueueUrl=dlq, MaxNumberOfMessages=10).get("Messages", [])
-    [letter] = [json.loads(m["Body"]) for m in messages]
+    [logged] = [r for r in caplog.records if r.getMessage() == "record failed"]  # errors.log_enable
+    assert (logged.stage, logged.error_type) == ("value_converter", "UnreadableLineError")
+    [letter] = dead_letters(dlq)
     assert (letter["connector"], letter["stage"], letter["error"]["type"]) == ("copy", "value_converter",
                                                                              "UnreadableLineError")
     assert letter["error"]["message"].startswith(f"{source}: the line at byte 18 is not JSON")

@@ -1,8 +1,8 @@
-"""Buckets, tables and queues on the session's embedded endpoint (tests/conftest.py), fresh per test."""
+"""Buckets, tables and stores on the session's embedded endpoint, fresh per test (the runtime's
+tables, the records queue with its DLQ and the endpoint itself come from tests/conftest.py)."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any, Callable, Iterator
 
@@ -11,7 +11,7 @@ import pytest
 from connect_core import aws
 from connect_core.api import TaskContext
 from connect_core.config import validate_config
-from connect_core.storage import Stores, ensure_tables
+from connect_core.storage import Stores
 
 
 @pytest.fixture
@@ -65,32 +65,5 @@ def start_task() -> Iterator[Callable[[dict[str, Any]], Any]]:
 
 
 @pytest.fixture
-def store_tables(embedded_aws) -> Iterator[tuple[str, str]]:
-    """(configs table, offsets table) of the runtime, created empty for this test."""
-    suffix = uuid.uuid4().hex[:12]
-    names = (f"connect-configs-{suffix}", f"connect-offsets-{suffix}")
-    ensure_tables(*names)
-    yield names
-    for name in names:
-        aws.client("dynamodb").delete_table(TableName=name)
-
-
-@pytest.fixture
-def stores(store_tables) -> Stores:
-    return Stores.dynamodb(*store_tables)
-
-
-@pytest.fixture
-def queues(embedded_aws) -> Iterator[dict[str, str]]:
-    """A records queue redriving to a DLQ after 3 receives; failed messages come back at once."""
-    sqs = aws.client("sqs")
-    suffix = uuid.uuid4().hex[:8]
-    dlq_url = sqs.create_queue(QueueName=f"dlq-{suffix}")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    url = sqs.create_queue(QueueName=f"records-{suffix}", Attributes={
-        "VisibilityTimeout": "0",
-        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"})})["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    yield {"url": url, "arn": arn, "dlq_url": dlq_url, "dlq_arn": dlq_arn}
-    sqs.delete_queue(QueueUrl=url)
-    sqs.delete_queue(QueueUrl=dlq_url)
+def stores(tables) -> Stores:
+    return Stores.dynamodb(*tables)

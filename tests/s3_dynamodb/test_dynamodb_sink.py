@@ -194,7 +194,7 @@ def test_a_tombstone_deletes_the_item_or_is_skipped_when_deletes_are_off(make_ta
 def test_the_records_of_one_key_are_folded_in_batch_order(make_table, start_task):
     table = make_table(("pk", "S"))
     task = start_task(config(table, mode="upsert"))
-    task.client = Recording(aws.client("dynamodb"))
+    task.ddb = Recording(aws.client("dynamodb"))
 
     task.put([rec("a", {"x": 1}), rec("a", {"y": 2}),               # upserts merge
               rec("b", {"x": 1}), rec("b", None), rec("b", {"z": 3}),  # delete then upsert: only z
@@ -202,34 +202,34 @@ def test_the_records_of_one_key_are_folded_in_batch_order(make_table, start_task
 
     stored = items(table)
     assert stored == {"a": {"pk": "a", "x": 1, "y": 2}, "b": {"pk": "b", "z": 3}}
-    assert task.client.calls.count("update_item") == 1  # a; b and c went in one BatchWriteItem
-    assert task.client.calls.count("batch_write_item") == 1
+    assert task.ddb.calls.count("update_item") == 1  # a; b and c went in one BatchWriteItem
+    assert task.ddb.calls.count("batch_write_item") == 1
 
 
 def test_puts_go_in_batches_of_25_and_one_key_never_twice_in_a_request(make_table, start_task):
     table = make_table(("pk", "S"))
     task = start_task(config(table, max_concurrency=1))
-    task.client = Recording(aws.client("dynamodb"))
+    task.ddb = Recording(aws.client("dynamodb"))
     batch = [rec(f"k{n % 60}", {"n": n}, n) for n in range(120)]  # every key twice
 
     task.put(batch)
 
     stored = items(table)
     assert len(stored) == 60 and {v["n"] for v in stored.values()} == set(range(60, 120))  # the later record wins
-    assert task.client.calls == ["describe_table"] + ["batch_write_item"] * 3  # 25 + 25 + 10
+    assert task.ddb.calls == ["describe_table"] + ["batch_write_item"] * 3  # 25 + 25 + 10
 
 
 def test_unprocessed_items_are_retried_with_backoff_until_written(make_table, start_task):
     table = make_table(("pk", "S"))
     task = start_task(config(table))
-    task.client = ThrottledBatches(aws.client("dynamodb"), throttled_calls=2)
+    task.ddb = ThrottledBatches(aws.client("dynamodb"), throttled_calls=2)
     sleeps = []
     task.sleep = sleeps.append
 
     task.put([rec(f"k{n}", {"n": n}) for n in range(10)])
 
     assert len(items(table)) == 10
-    assert task.client.calls.count("batch_write_item") == 3 and len(sleeps) == 2
+    assert task.ddb.calls.count("batch_write_item") == 3 and len(sleeps) == 2
     assert 0 <= sleeps[0] <= 0.05 and 0 <= sleeps[1] <= 0.1  # full jitter under a doubling cap
 
 
@@ -237,7 +237,7 @@ def test_items_that_stay_unprocessed_are_a_retriable_failure_and_the_runtime_ret
     table = make_table(("pk", "S"))
     raw = config(table, errors={"retry_timeout_ms": 60_000})
     task = start_task(raw)
-    task.client = ThrottledBatches(aws.client("dynamodb"), throttled_calls=BATCH_WRITE_ATTEMPTS)
+    task.ddb = ThrottledBatches(aws.client("dynamodb"), throttled_calls=BATCH_WRITE_ATTEMPTS)
     task.sleep = lambda s: None
 
     with pytest.raises(RetriableError, match="unprocessed"):
@@ -247,7 +247,7 @@ def test_items_that_stay_unprocessed_are_a_retriable_failure_and_the_runtime_ret
     pipeline = SinkPipeline(validate_config(raw).config, task, sleep=lambda s: None)
     messages = [Message(json.dumps({"n": n}).encode(), f"k{n}".encode(), "orders", {}, P0, {"seq": n}, id=str(n))
                 for n in range(5)]
-    task.client = ThrottledBatches(aws.client("dynamodb"), throttled_calls=BATCH_WRITE_ATTEMPTS)
+    task.ddb = ThrottledBatches(aws.client("dynamodb"), throttled_calls=BATCH_WRITE_ATTEMPTS)
     result = pipeline.deliver(messages)
     assert (result.written, result.failed_ids) == (5, [])
     assert {k: v["n"] for k, v in items(table).items()} == {f"k{n}": n for n in range(5)}

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import gzip
 import json
 import random
 
 import pytest
+from sink_delivery import objects
 
 from connect_core import aws
 from connect_core.api import ConnectRecord, SinkRecordErrors
@@ -30,21 +30,6 @@ def config(bucket: str, **overrides) -> dict:
 def record(seq: int, partition=P0, *, topic="orders", timestamp=MAY_1, value=None) -> ConnectRecord:
     return ConnectRecord(topic, {"seq": seq} if value is None else value, f"k{seq}", partition, {"seq": seq},
                          timestamp)
-
-
-def objects(bucket: str) -> dict[str, dict]:
-    """Every object in the bucket: key → {etag, body (decompressed), encoding, metadata}."""
-    s3 = aws.client("s3")
-    out = {}
-    for item in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
-        got = s3.get_object(Bucket=bucket, Key=item["Key"])
-        body = got["Body"].read()
-        if got.get("ContentEncoding") == "gzip":
-            body = gzip.decompress(body)
-        out[item["Key"]] = {"etag": item["ETag"], "lines": [json.loads(line) for line in body.splitlines()],
-                            "encoding": got.get("ContentEncoding"), "type": got["ContentType"],
-                            "metadata": got["Metadata"], "storage_class": item.get("StorageClass")}
-    return out
 
 
 # -- configuration -------------------------------------------------------------------------------
@@ -275,21 +260,21 @@ class SlowDownFirst:
 def test_a_throttled_write_is_retried_by_the_runtime_and_the_retry_overwrites(bucket, start_task):
     raw = config(bucket, max_records=2, errors={"retry_timeout_ms": 10_000})
     task = start_task(raw)
-    task.client = SlowDownFirst(aws.client("s3"))
+    task.s3 = SlowDownFirst(aws.client("s3"))
     pipeline = SinkPipeline(validate_config(raw).config, task, sleep=lambda s: None)
     messages = [Message(json.dumps({"seq": s}).encode(), f"k{s}".encode(), "orders", {}, P0, {"seq": s}, MAY_1,
                         id=f"m{s}") for s in range(5)]
 
     result = pipeline.deliver(messages)
 
-    assert task.client.refused == 1
+    assert task.s3.refused == 1
     assert (result.written, result.failed_ids) == (5, [])
     assert sorted(len(o["lines"]) for o in objects(bucket).values()) == [1, 2, 2]  # each object once
 
 
 def test_a_throttled_write_is_a_retriable_failure_of_the_put(bucket, start_task):
     task = start_task(config(bucket))
-    task.client = SlowDownFirst(aws.client("s3"))
+    task.s3 = SlowDownFirst(aws.client("s3"))
 
     with pytest.raises(RetriableError, match="SlowDown"):
         task.put([record(0)])

@@ -10,14 +10,14 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sqs_support import FOREVER, deliver, deploy
+from sqs_support import FOREVER, deliver
 
-from connect_core import aws
 from connect_core.local.clock import VirtualClock
 from connect_core.local.runtime import LocalRuntime
 from connect_core.runtime.sink_runner import SinkRunner
 from connect_core.runtime.source_runner import SourceRunner
 from connect_core.storage import Stores
+from connect_core.testing import dead_letters, deploy, drain
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +41,7 @@ def test_queue_to_queue_keeps_bodies_typed_attributes_and_fifo_groups(stores, cl
 
     assert tick.records == 12 and all(r == {"batchItemFailures": []} for r in responses)
     assert origin.counts() == (0, 0)
-    copied = copy.receive_all()
+    copied = drain(copy.url)
     by_body = {m["Body"]: m for m in copied}
     assert sorted(by_body) == sorted(f"order {i}" for i in range(12))
     for i in range(12):
@@ -154,9 +154,7 @@ def test_a_deployed_file_to_fifo_to_file_pipeline_delivers_every_line_in_group_o
         runtime.advance(180)
         stores = Stores.dynamodb(runtime.outputs["ConfigsTableName"], runtime.outputs["OffsetsTableName"])
         offsets = {p["path"]: o["position"] for p, o in stores.offsets.read_all("files-in").pairs()}
-        dead_url = runtime.physical_id("E2eDeadLetters")
-        letters = [json.loads(m["Body"]) for m in
-                   aws.client("sqs").receive_message(QueueUrl=dead_url, MaxNumberOfMessages=10).get("Messages", [])]
+        letters = dead_letters(runtime.physical_id("E2eDeadLetters"))
 
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert sorted(r["value"]["n"] for r in records) == list(range(10)) + [100]

@@ -6,15 +6,17 @@ from __future__ import annotations
 import base64
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from sqs_support import FOREVER, deploy
+from sqs_support import FOREVER
 
 from connect_core.runtime import telemetry as m
 from connect_core.runtime.source_runner import SourceRunner
 from connect_core.runtime.telemetry import Telemetry
 from connect_core.storage import State
+from connect_core.testing import CommitFailsOnce, dead_letters, deploy
 
 pytestmark = pytest.mark.integration
 
@@ -38,21 +40,6 @@ def tick(stores, clock, owner="tick", **options):
 
 class KilledBetweenPublishAndCommit(BaseException):
     """A killed invocation runs no clean-up code: neither does a BaseException the runner does not catch."""
-
-
-class CrashOnce:
-    """The first offset commit fails: the invocation died after publishing, before committing."""
-
-    def __init__(self, stores, error: BaseException):
-        self.error, self.crashed = error, False
-        self.commit = stores.offsets.commit
-        stores.offsets.commit = self
-
-    def __call__(self, *args, **kwargs):
-        if not self.crashed:
-            self.crashed = True
-            raise self.error
-        return self.commit(*args, **kwargs)
 
 
 def test_a_tick_turns_every_message_into_a_record_and_deletes_it_after_the_commit(stores, clock, make_queue,
@@ -112,7 +99,7 @@ def test_a_crash_before_the_commit_leaves_the_messages_on_the_queue_and_the_retr
     for i in range(15):
         queue.send(f"m{i}")
     deploy(stores, source_config(queue, tmp_path / "out.jsonl", max_messages=10))
-    CrashOnce(stores, RuntimeError("invocation failed between publish and commit"))
+    stores = replace(stores, offsets=CommitFailsOnce(stores.offsets))  # the first commit fails
 
     crashed = tick(stores, clock, owner="t1")
 
@@ -133,7 +120,7 @@ def test_a_killed_invocation_loses_nothing_its_messages_reappear_after_the_visib
     for i in range(5):
         queue.send(f"m{i}")
     deploy(stores, source_config(queue, tmp_path / "out.jsonl", visibility_timeout_s=1))
-    CrashOnce(stores, KilledBetweenPublishAndCommit())
+    stores = replace(stores, offsets=CommitFailsOnce(stores.offsets, error=KilledBetweenPublishAndCommit))
 
     with pytest.raises(KilledBetweenPublishAndCommit):
         tick(stores, clock, owner="t1")
@@ -160,11 +147,14 @@ def test_with_tolerance_all_an_unreadable_message_goes_to_the_dead_letter_queue_
     deploy(stores, source_config(queue, tmp_path / "out.jsonl", value_format="json",
                                  errors={"tolerance": "all", "dead_letter_queue": dlq.url}))
 
-    result = tick(stores, clock)
+    telemetry = Telemetry()
 
-    assert result.outcome == "ran"
+    result = tick(stores, clock, telemetry=telemetry)
+
+    assert (result.outcome, result.records, result.dead_lettered) == ("ran", 2, 1)  # counted like any dead letter
+    assert telemetry.totals[m.RECORDS_DEAD_LETTERED] == 1
     assert sorted(r["value"]["ok"] for r in written(tmp_path / "out.jsonl")) == [1, 2]
-    [letter] = [json.loads(msg["Body"]) for msg in dlq.receive_all()]
+    [letter] = dead_letters(dlq.url)
     assert (letter["connector"], letter["stage"], letter["record"]["id"]) == ("from-sqs", "value_converter", bad)
     assert "not JSON" in letter["error"]["message"]
     assert base64.b64decode(letter["record"]["value_base64"]) == b"{not json"

@@ -1,4 +1,4 @@
-"""How the AWS-backed connectors tell a transient AWS failure from a permanent one.
+"""How AWS-backed code (connectors, stores) tells a transient AWS failure from a permanent one.
 
 Transient (retrying may succeed): throttling, server errors, timeouts, dropped connections.
 Permanent: everything the caller must change first (a missing bucket or table, access denied,
