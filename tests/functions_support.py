@@ -17,8 +17,14 @@ ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "tests" / "events"
 
 
-def load_event(name: str) -> dict[str, Any]:
-    return json.loads((EVENTS / f"{name}.json").read_text())
+def load_event(name: str, *, source_arn: str | None = None) -> dict[str, Any]:
+    """A captured event; ``source_arn`` re-addresses its records from the captured account's queue
+    to the test's (the embedded endpoint's) queue."""
+    event = json.loads((EVENTS / f"{name}.json").read_text())
+    if source_arn is not None:
+        for record in event["Records"]:
+            record["eventSourceARN"] = source_arn
+    return event
 
 
 def shape(value: Any) -> Any:

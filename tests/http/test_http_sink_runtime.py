@@ -46,9 +46,7 @@ def test_the_sink_consumer_handler_posts_a_captured_batch_and_dead_letters_the_r
     config = sink_config(webhook, queues, auth_secret=token_secret["ref"], auth_prefix="Bearer ",
                          errors={"tolerance": "all", "dead_letter_queue": queues["dlq_arn"], "retry_timeout_ms": 30_000})
     deploy(stores, config)
-    event = load_event("sqs_http_sink_orders")
-    for record in event["Records"]:
-        record["eventSourceARN"] = queues["arn"]
+    event = load_event("sqs_http_sink_orders", source_arn=queues["arn"])
 
     response = load_handler("sink_consumer")(event, context())
 

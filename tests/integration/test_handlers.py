@@ -52,9 +52,7 @@ def test_scheduler_tick_event_runs_the_task_and_reports_emf_metrics(deployment, 
 
 def test_sqs_event_with_a_poison_message_fails_only_that_message(deployment, capsys):
     stores = deployment["stores"]
-    event = load_event("sqs_batch")
-    for record in event["Records"]:
-        record["eventSourceARN"] = deployment["queue_arn"]
+    event = load_event("sqs_batch", source_arn=deployment["queue_arn"])
     config = {"name": "demo-sink", "connector": "file-sink", "path": str(deployment["out"]), "format": "record",
               "source_queue": deployment["queue_arn"]}
     stores.configs.put_connector("demo-sink", config)

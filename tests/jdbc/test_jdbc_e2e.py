@@ -102,9 +102,7 @@ def test_the_captured_event_of_a_jdbc_source_upserts_its_rows_and_a_redelivery_c
     deploy(stores, {"name": "orders-in", "connector": "jdbc-sink", **connection, "table": "orders",
                     "insert_mode": "upsert", "pk_mode": "record_key", "pk_fields": ["id"],
                     "source_queue": queues["arn"]})
-    event = load_event("sqs_batch_jdbc_orders")
-    for record in event["Records"]:
-        record["eventSourceARN"] = queues["arn"]
+    event = load_event("sqs_batch_jdbc_orders", source_arn=queues["arn"])
     handler = load_handler("sink_consumer")
     expected = [(1, "pencil", decimal.Decimal("1.75"),
                  dt.datetime(2024, 5, 1, 12, 0, 5, 1, tzinfo=dt.timezone.utc)),

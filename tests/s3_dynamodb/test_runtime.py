@@ -4,7 +4,6 @@ SQS event. Redelivered batches, poison records and dead letters included."""
 
 from __future__ import annotations
 
-import gzip
 import json
 
 import pytest
@@ -12,9 +11,9 @@ import pytest
 from connect_core import aws
 from connect_core.runtime.sink_runner import SinkRunner
 from connect_core.runtime.source_runner import SourceRunner
-from connect_core.testing import lambda_context
+from connect_core.testing import deploy, lambda_context
 from functions_support import function_environment, load_event, load_handler
-from sink_delivery import dead_letters, deliver, deploy
+from sink_delivery import dead_letters, deliver, objects
 
 pytestmark = pytest.mark.integration
 
@@ -32,19 +31,6 @@ def source(queues, **overrides) -> dict:
             "target": {"type": "sqs", "queue_url": queues["url"]}, **overrides}
 
 
-def s3_objects(bucket: str) -> dict[str, tuple[str, list[dict]]]:
-    """key → (ETag, the JSON lines)."""
-    s3 = aws.client("s3")
-    out = {}
-    for item in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
-        got = s3.get_object(Bucket=bucket, Key=item["Key"])
-        body = got["Body"].read()
-        if got.get("ContentEncoding") == "gzip":
-            body = gzip.decompress(body)
-        out[item["Key"]] = (item["ETag"], [json.loads(line) for line in body.splitlines()])
-    return out
-
-
 def table_items(table: str) -> dict[str, dict]:
     return {item["pk"]["S"]: item for item in aws.client("dynamodb").scan(TableName=table)["Items"]}
 
@@ -59,13 +45,13 @@ def test_a_pipeline_into_s3_writes_every_record_once_and_redelivered_batches_ove
     runner = SinkRunner(stores)
 
     events = deliver(queues, runner)
-    first = s3_objects(bucket)
+    first = objects(bucket)
     # Each invocation timed out after writing: SQS hands the same batches to the function again.
     for event in events:
         assert runner.handle(event).response() == {"batchItemFailures": []}
 
-    assert s3_objects(bucket) == first  # the same names and bytes: overwritten, not duplicated
-    records = sorted((line["partition"], line["seq"]) for _, lines in first.values() for line in lines)
+    assert objects(bucket) == first  # the same names and bytes: overwritten, not duplicated
+    records = sorted((line["partition"], line["seq"]) for o in first.values() for line in o["lines"])
     assert records == EVERY_RECORD
     assert all(key.startswith("raw/topic=datagen/dt=") for key in first)
 
@@ -78,9 +64,9 @@ def test_direct_mode_writes_a_source_straight_into_s3(stores, bucket):
     result = SourceRunner(stores, owner="tick-1").tick("gen", 0, FOREVER)
 
     assert (result.outcome, result.published) == ("ran", 50)
-    stored = s3_objects(bucket)
+    stored = objects(bucket)
     assert all(key.endswith(".jsonl.gz") for key in stored)
-    assert sorted((line["partition"], line["seq"]) for _, lines in stored.values() for line in lines) == EVERY_RECORD
+    assert sorted((line["partition"], line["seq"]) for o in stored.values() for line in o["lines"]) == EVERY_RECORD
 
 
 def test_an_s3_poison_record_is_dead_lettered_with_its_context_and_the_rest_is_written(stores, queues, bucket):
@@ -92,8 +78,8 @@ def test_an_s3_poison_record_is_dead_lettered_with_its_context_and_the_rest_is_w
 
     deliver(queues, SinkRunner(stores))
 
-    [(key, (_, lines))] = s3_objects(bucket).items()
-    assert key.startswith("topic=unknown/dt=2024-05-01/content-") and lines == [{"at": 1714521600000, "n": 1}]
+    [(key, stored)] = objects(bucket).items()
+    assert key.startswith("topic=unknown/dt=2024-05-01/content-") and stored["lines"] == [{"at": 1714521600000, "n": 1}]
     [letter] = dead_letters(queues)
     assert (letter["connector"], letter["stage"]) == ("archive", "put")
     assert letter["error"] == {"type": "RecordEncodingError",
@@ -145,16 +131,14 @@ def test_with_tolerance_none_a_dynamodb_poison_record_is_retried_then_dead_lette
 # -- the sink function's handler with a captured SQS event -------------------------------------------
 
 @pytest.fixture
-def sink_handler(store_tables, monkeypatch):
-    with function_environment(monkeypatch, store_tables):
+def sink_handler(tables, monkeypatch):
+    with function_environment(monkeypatch, tables):
         yield load_handler("sink_consumer")
 
 
 def test_the_sink_function_applies_a_captured_batch_of_order_changes(stores, queues, make_table, sink_handler):
     table = make_table(("pk", "S"))
-    event = load_event("sqs_batch_keyed_orders")
-    for record in event["Records"]:
-        record["eventSourceARN"] = queues["arn"]  # the captured account's queue, here the embedded one
+    event = load_event("sqs_batch_keyed_orders", source_arn=queues["arn"])
     deploy(stores, {"name": "orders", "connector": "dynamodb-sink", "table": table,
                     "version": {"source": "offset", "field": "queue_offset"}, "source_queue": queues["arn"]}, [{}])
 

@@ -3,12 +3,11 @@ attributes, FIFO groups and deduplication, per-record failures, and the sink run
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
-from sqs_support import deliver, deploy, lambda_event
+from functions_support import load_event
+from sqs_support import deliver
 
 from connect_core import aws
 from connect_core.api import ConnectRecord, SinkRecordErrors, TaskContext
@@ -17,7 +16,8 @@ from connect_core.connectors.sqs import SqsRecordError
 from connect_core.errors import RetriableError
 from connect_core.runtime.pipeline import Message
 from connect_core.runtime.sink_runner import SinkRunner
-from connect_core.runtime.wire import to_sqs_entry
+from connect_core.runtime.targets import SqsPublisher
+from connect_core.testing import dead_letters, deploy, drain, receive_event
 
 pytestmark = pytest.mark.integration
 
@@ -65,7 +65,7 @@ def test_records_go_out_in_batches_of_ten_within_the_size_limit(make_queue):
 
     assert [len(c) for c in sent.calls] == [10, 10, 5, 2, 2, 1]
     assert all(sum(len(e["MessageBody"]) for e in call) <= 256 * 1024 for call in sent.calls)
-    bodies = sorted(m["Body"] for m in queue.receive_all())
+    bodies = sorted(m["Body"] for m in drain(queue.url))
     assert bodies == sorted([f"order {i}" for i in range(25)] + ["x" * 100_000] * 5)
 
 
@@ -81,7 +81,7 @@ def test_values_become_bodies_and_headers_typed_attributes(make_queue):
                                          "sqs.message_id": "m-1"}),
     ])
 
-    got = {m["Body"]: m.get("MessageAttributes", {}) for m in queue.receive_all()}
+    got = {m["Body"]: m.get("MessageAttributes", {}) for m in drain(queue.url)}
 
     assert got['{"id":7,"total":12.5}'] == {"tenant": {"DataType": "String", "StringValue": "acme"},
                                             "order-key": {"DataType": "String", "StringValue": "k7"}}
@@ -92,6 +92,18 @@ def test_values_become_bodies_and_headers_typed_attributes(make_queue):
     assert typed["amount"] == {"DataType": "Number", "StringValue": "42"}
     assert typed["blob"] == {"DataType": "Binary", "BinaryValue": b"\x00\x01"}
     assert not any(name.startswith("sqs.") for name in typed)  # the source's metadata stays behind
+
+
+def test_a_declared_number_sqs_would_refuse_is_sent_as_a_string(make_queue):
+    queue = make_queue()
+    longest, too_long = "9" * 38, "1" * 39  # SQS numbers carry up to 38 significant digits
+    sink_task(queue).put([record("typed", 0, headers={"longest": longest, "too_long": too_long,
+                                                      "sqs.attribute_types": '{"longest":"Number","too_long":"Number"}'})])
+
+    [message] = drain(queue.url)
+
+    assert message["MessageAttributes"] == {"longest": {"DataType": "Number", "StringValue": longest},
+                                            "too_long": {"DataType": "String", "StringValue": too_long}}
 
 
 def test_records_sqs_cannot_carry_fail_alone_with_their_reason(make_queue):
@@ -110,7 +122,7 @@ def test_records_sqs_cannot_carry_fail_alone_with_their_reason(make_queue):
     assert "262144" in str(errors[2])
     assert "at most 10" in str(errors[3]) and "header_attributes" in str(errors[3])
     assert "'not ok'" in str(errors[4])
-    assert sorted(m["Body"] for m in queue.receive_all()) == ["fine", "fine too"]
+    assert sorted(m["Body"] for m in drain(queue.url)) == ["fine", "fine too"]
 
 
 def test_fifo_group_ids_come_from_the_key_a_header_or_a_field(make_queue):
@@ -122,7 +134,7 @@ def test_fifo_group_ids_come_from_the_key_a_header_or_a_field(make_queue):
         [record({"customer": {"id": 42}}, 3)])
     sink_task(queue, default_group_id="no-key").put([record("e", 4)])
 
-    groups = {m["Body"]: m["Attributes"]["MessageGroupId"] for m in queue.receive_all()}
+    groups = {m["Body"]: m["Attributes"]["MessageGroupId"] for m in drain(queue.url)}
     assert groups["a"] == "customer-1" and groups["c"] == "acme" and groups['{"customer":{"id":42}}'] == "42"
     assert groups["e"] == "no-key"
     # A key SQS does not take as a group id becomes its digest: equal keys still share a group.
@@ -142,7 +154,7 @@ def test_fifo_redelivery_is_accepted_once_deduplicated_by_source_position(make_q
     task.put([record("v0 rewritten", 0, key="g0")])  # same position: the same record, once
     task.put([ConnectRecord(topic="orders", value="no position", key="g9")] * 2)  # content decides
 
-    bodies = [m["Body"] for m in queue.receive_all()]
+    bodies = [m["Body"] for m in drain(queue.url)]
     assert sorted(bodies) == sorted([f"v{i}" for i in range(12)] + ["no position"])
     assert task.idempotent
 
@@ -158,10 +170,10 @@ def test_with_tolerance_none_the_rest_of_a_failed_records_group_waits(make_queue
 
     assert sorted(failure.value.errors) == [1, 2]
     assert "earlier record of its message group" in str(failure.value.errors[2])
-    assert sorted(m["Body"] for m in queue.receive_all()) == ["a0", "b0"]
+    assert sorted(m["Body"] for m in drain(queue.url)) == ["a0", "b0"]
     # With tolerance 'all' the failed record goes to the dead-letter queue: the group goes on.
     sink_task(queue, errors={"tolerance": "all"}).put(records[2:3])
-    assert [m["Body"] for m in queue.receive_all()] == ["a2"]
+    assert [m["Body"] for m in drain(queue.url)] == ["a2"]
 
 
 class FlakySqs:
@@ -197,7 +209,7 @@ def test_entries_sqs_fails_on_its_side_are_resent_and_refused_ones_fail_alone(ma
         task.put([record(f"m{i}", i) for i in range(4)])
 
     assert list(failure.value.errors) == [2] and "InternalError" in str(failure.value.errors[2])
-    assert sorted(m["Body"] for m in queue.receive_all()) == ["m0", "m1", "m3"]  # m1 on the third try
+    assert sorted(m["Body"] for m in drain(queue.url)) == ["m0", "m1", "m3"]  # m1 on the third try
 
     # A whole call failing after an earlier call went through: only the unsent records fail, retriably.
     throttled = ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"},
@@ -207,7 +219,7 @@ def test_entries_sqs_fails_on_its_side_are_resent_and_refused_ones_fail_alone(ma
         task.put([record(f"n{i}", i) for i in range(15)])
     assert sorted(failure.value.errors) == list(range(10, 15))
     assert all(isinstance(e, RetriableError) for e in failure.value.errors.values())
-    assert len(queue.receive_all()) == 10
+    assert len(drain(queue.url)) == 10
 
     # The first call failing: nothing was sent, so the whole put is retriable as one.
     task._sqs = FlakySqs(task._sqs.real, [throttled])
@@ -226,13 +238,6 @@ def test_a_missing_queue_fails_the_put_with_the_reason(make_queue):
 
 # -- through the sink runner (the SQS-triggered function) -------------------------------------------
 
-def send_records(queue, messages: list[Message]) -> None:
-    """Put records on a queue the way a source's SQS target publishes them."""
-    sqs = aws.client("sqs")
-    for start in range(0, len(messages), 10):
-        entries = [to_sqs_entry(m, str(i)) for i, m in enumerate(messages[start:start + 10])]
-        assert not sqs.send_message_batch(QueueUrl=queue.url, Entries=entries).get("Failed")
-
 
 def test_the_sink_runner_delivers_a_batch_and_poison_records_go_to_the_dlq_with_context(stores, make_queue):
     inbound, target, dlq = make_queue(), make_queue(fifo=True), make_queue()
@@ -242,16 +247,16 @@ def test_the_sink_runner_delivers_a_batch_and_poison_records_go_to_the_dlq_with_
                     {"db": "orders"}, {"id": i}) for i in range(12)]
     poison = [Message(None, b"customer-0", "orders", {}, {"db": "orders"}, {"id": 90}),
               Message(b"no key", None, "orders", {}, {"db": "orders"}, {"id": 91})]
-    send_records(inbound, good + poison)
+    SqsPublisher(inbound.url).publish(good + poison)
 
     responses = deliver(inbound, SinkRunner(stores))
 
     assert all(r == {"batchItemFailures": []} for r in responses)
-    out = target.receive_all()
+    out = drain(target.url)
     assert sorted(m["Body"] for m in out) == sorted(f"order {i}" for i in range(12))
     assert {m["Attributes"]["MessageGroupId"] for m in out} == {"customer-0", "customer-1"}
     assert all(m["MessageAttributes"]["region"]["StringValue"] == "eu" for m in out)
-    letters = sorted((json.loads(m["Body"]) for m in dlq.receive_all()), key=lambda d: d["record"]["offset"]["id"])
+    letters = sorted(dead_letters(dlq.url), key=lambda d: d["record"]["offset"]["id"])
     assert [(d["stage"], d["error"]["type"], d["record"]["offset"]) for d in letters] == [
         ("put", "SqsRecordError", {"id": 90}), ("put", "SqsRecordError", {"id": 91})]
     assert "tombstone" in letters[0]["error"]["message"] and "default_group_id" in letters[1]["error"]["message"]
@@ -260,55 +265,42 @@ def test_the_sink_runner_delivers_a_batch_and_poison_records_go_to_the_dlq_with_
 def test_a_redelivered_batch_is_written_once_to_a_fifo_queue(stores, make_queue):
     inbound, target = make_queue(), make_queue(fifo=True)
     deploy(stores, {"name": "to-fifo", "connector": "sqs-sink", "queue": target.url, "source_queue": inbound.arn})
-    send_records(inbound, [Message(f"v{i}".encode(), b"k", "t", {}, {"p": 0}, {"seq": i}) for i in range(5)])
-    received = aws.client("sqs").receive_message(QueueUrl=inbound.url, MaxNumberOfMessages=10,
-                                                 MessageAttributeNames=["All"],
-                                                 MessageSystemAttributeNames=["All"])["Messages"]
-    event = lambda_event(inbound, received)
+    SqsPublisher(inbound.url).publish([Message(f"v{i}".encode(), b"k", "t", {}, {"p": 0}, {"seq": i}) for i in range(5)])
+    event, _ = receive_event(inbound.url, inbound.arn)
     runner = SinkRunner(stores)
 
     first, again = runner.handle(event), runner.handle(event)  # the function ran twice for one batch
 
     assert (first.written, again.written, again.failures) == (5, 5, [])
-    assert [m["Body"] for m in target.receive_all()] == [f"v{i}" for i in range(5)]  # once, in order
+    assert [m["Body"] for m in drain(target.url)] == [f"v{i}" for i in range(5)]  # once, in order
 
 
 def test_with_tolerance_none_failed_records_are_reported_for_redelivery(stores, make_queue):
     inbound, target = make_queue(), make_queue()
     deploy(stores, {"name": "to-q", "connector": "sqs-sink", "queue": target.url, "source_queue": inbound.arn})
-    send_records(inbound, [Message(b"ok", None, "t", {}, {"p": 0}, {"seq": 0}),
+    SqsPublisher(inbound.url).publish([Message(b"ok", None, "t", {}, {"p": 0}, {"seq": 0}),
                            Message(None, None, "t", {}, {"p": 0}, {"seq": 1})])
-    received = aws.client("sqs").receive_message(QueueUrl=inbound.url, MaxNumberOfMessages=10,
-                                                 MessageAttributeNames=["All"],
-                                                 MessageSystemAttributeNames=["All"])["Messages"]
+    event, received = receive_event(inbound.url, inbound.arn)
     tombstone_id = next(m["MessageId"] for m in received if m["MessageAttributes"]["connect.encoding"]["StringValue"]
                         == "null")
 
-    response = SinkRunner(stores).handle(lambda_event(inbound, received)).response()
+    response = SinkRunner(stores).handle(event).response()
 
     assert response == {"batchItemFailures": [{"itemIdentifier": tombstone_id}]}
-    assert [m["Body"] for m in target.receive_all()] == ["ok"]
-
-
-def load_event(name: str, queue) -> dict:
-    """A captured event (tests/events), re-addressed to a queue on the embedded endpoint."""
-    event = json.loads((Path(__file__).resolve().parents[1] / "events" / f"{name}.json").read_text())
-    for item in event["Records"]:
-        item["eventSourceARN"] = queue.arn
-    return event
+    assert [m["Body"] for m in drain(target.url)] == ["ok"]
 
 
 def test_plain_messages_from_any_producer_are_forwarded_once_with_their_attributes(stores, make_queue):
     inbound, target = make_queue(fifo=True), make_queue(fifo=True)
     deploy(stores, {"name": "orders-copy", "connector": "sqs-sink", "queue": target.url,
                     "source_queue": inbound.arn, "group_id_header": "tenant"})
-    event = load_event("sqs_fifo_plain_batch", inbound)
+    event = load_event("sqs_fifo_plain_batch", source_arn=inbound.arn)
     runner = SinkRunner(stores)
 
     first, again = runner.handle(event), runner.handle(event)  # the same batch, delivered twice
 
     assert (first.written, first.failures, again.failures) == (2, [], [])
-    out = target.receive_all()
+    out = drain(target.url)
     # Without a source position the content is the deduplication id: the second run changed nothing.
     assert [m["Body"] for m in out] == ['{"order":1042,"total":99.5}', '{"order":1043,"total":12}']
     assert {m["Attributes"]["MessageGroupId"] for m in out} == {"acme"}
