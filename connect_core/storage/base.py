@@ -51,7 +51,14 @@ class TaskLease:
     """The right to run one task until ``expires_at``; ``epoch`` fences the writes made under it.
 
     Every successful claim bumps the epoch, so a holder whose lease was taken over can no longer
-    commit offsets. ``released`` is true once the holder gave the lease back.
+    commit offsets. ``released`` is true once the holder gave the lease back. Leases are short and
+    renewed while the holder works, so a holder that dies frees its task within one TTL.
+
+    ``handover_requested_by``: a successor that asked for the lease (``LeaseStore.request_handover``);
+    the holder finishes its batch, commits and releases. ``renewed_at`` is the holder's last sign of
+    life (claim or renewal), ``released_at`` when it gave the lease back. ``previous`` is set on a
+    fresh claim: the lease as it was just before (None for a task never claimed), which tells the
+    new holder how long the task went unpolled.
     """
 
     connector: str
@@ -60,9 +67,22 @@ class TaskLease:
     epoch: int
     expires_at: float
     released: bool = False
+    handover_requested_by: str | None = None
+    renewed_at: float | None = None
+    released_at: float | None = None
+    previous: "TaskLease | None" = field(default=None, repr=False, compare=False)
 
     def is_live(self, now: float) -> bool:
         return not self.released and self.expires_at > now
+
+    @property
+    def handover_requested(self) -> bool:
+        return self.handover_requested_by is not None and self.handover_requested_by != self.owner
+
+    def ended_at(self) -> float | None:
+        """When the holder stopped polling, as far as the item tells: its release, else (it died or
+        is still running) its last sign of life."""
+        return self.released_at if self.released else self.renewed_at
 
 
 @dataclass(frozen=True)
@@ -86,6 +106,8 @@ class StatusEntry:
     worker_id: str | None = None
     updated_at: float | None = None
     task: int | None = None
+    #: What a running source task last measured (e.g. ``lag_messages``, ``lag_seconds``).
+    progress: dict[str, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -140,15 +162,24 @@ class LeaseStore(ABC):
     def claim(self, connector: str, task: int, owner: str, ttl_s: float) -> TaskLease | None:
         """Take the lease if nobody holds it (absent, expired or released) and bump its epoch.
 
-        Returns None when another claim is still live, whoever its owner.
+        Returns None when another claim is still live, whoever its owner. The new lease carries
+        the one it replaced as ``previous``; a pending handover request is cleared.
         """
 
     @abstractmethod
     def renew(self, lease: TaskLease, ttl_s: float) -> TaskLease:
-        """Extend a lease we hold to now + ``ttl_s``.
+        """Extend a lease we hold to now + ``ttl_s``; the answer shows any handover request.
 
         A lease that expired but was not claimed again is still ours and renews. Raises
         LeaseLostError when it was claimed again (epoch moved) or released.
+        """
+
+    @abstractmethod
+    def request_handover(self, connector: str, task: int, owner: str) -> TaskLease | None:
+        """Ask the live holder of the task's lease to hand it over to ``owner``: recorded on the
+        lease item, which the holder sees at its next renewal. Returns the lease with the request,
+        or None when no live lease exists (claim it instead). Several successors may ask; the
+        claim after the release decides which one gets it.
         """
 
     @abstractmethod
@@ -256,7 +287,8 @@ class StatusStore(ABC):
 
     @abstractmethod
     def put_task_status(self, name: str, task: int, state: State, trace: str | None = None,
-                        worker_id: str | None = None) -> None: ...
+                        worker_id: str | None = None, progress: Mapping[str, float] | None = None) -> None:
+        """``progress``: what the task measured (lag in messages and seconds), shown by the status API."""
 
     @abstractmethod
     def get_status(self, name: str) -> ConnectorStatus | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from .. import aws
 from ..api.record import OffsetMap, Partition, partition_key
@@ -199,41 +199,69 @@ class DynamoDBLeaseStore(_DynamoDBStore, LeaseStore):
     def claim(self, connector: str, task: int, owner: str, ttl_s: float) -> TaskLease | None:
         now = self._clock()
         try:
+            # ALL_OLD: the replaced lease tells the new holder how long the task went unpolled; the
+            # new one follows from it (the update is conditional, so nothing came in between).
             response = self._ddb.update_item(
                 TableName=self.configs_table, Key=_key(connector_pk(connector), lease_sk(task)),
                 UpdateExpression="SET #epoch = if_not_exists(#epoch, :zero) + :one, #owner = :owner, "
-                                 "#expires = :expires, #released = :false, #claimed = :now, "
-                                 "#connector = :connector, #task = :task",
+                                 "#expires = :expires, #released = :false, #claimed = :now, #renewed = :now, "
+                                 "#connector = :connector, #task = :task REMOVE #requested_by, #requested_at",
                 ConditionExpression="attribute_not_exists(#epoch) OR #released = :true "
                                     "OR #expires <= :now",
                 ExpressionAttributeNames={"#epoch": "epoch", "#owner": "owner", "#expires": "expires_at",
                                           "#released": "released", "#claimed": "claimed_at",
-                                          "#connector": "connector", "#task": "task"},
+                                          "#renewed": "renewed_at", "#connector": "connector", "#task": "task",
+                                          "#requested_by": "handover_requested_by",
+                                          "#requested_at": "handover_requested_at"},
                 ExpressionAttributeValues={":zero": _n(0), ":one": _n(1), ":owner": _s(owner),
                                            ":expires": _n(now + ttl_s), ":false": {"BOOL": False},
                                            ":true": {"BOOL": True}, ":now": _n(now),
                                            ":connector": _s(connector), ":task": _n(task)},
-                ReturnValues="ALL_NEW")
+                ReturnValues="ALL_OLD")
         except Exception as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
                 return None
             raise
-        return _lease(response["Attributes"])
+        old = response.get("Attributes")
+        previous = _lease(old) if old else None
+        return TaskLease(connector, task, owner, (previous.epoch if previous else 0) + 1, now + ttl_s,
+                         renewed_at=now, released_at=previous.released_at if previous else None,
+                         previous=previous)
 
     def renew(self, lease: TaskLease, ttl_s: float) -> TaskLease:
+        now = self._clock()
         try:
             response = self._ddb.update_item(
                 TableName=self.configs_table, Key=_key(connector_pk(lease.connector), lease_sk(lease.task)),
-                UpdateExpression="SET #expires = :expires",
+                UpdateExpression="SET #expires = :expires, #renewed = :now",
                 ConditionExpression="#epoch = :epoch AND #owner = :owner AND #released = :false",
                 ExpressionAttributeNames={"#expires": "expires_at", "#epoch": "epoch", "#owner": "owner",
-                                          "#released": "released"},
-                ExpressionAttributeValues={":expires": _n(self._clock() + ttl_s), ":epoch": _n(lease.epoch),
-                                           ":owner": _s(lease.owner), ":false": {"BOOL": False}},
+                                          "#released": "released", "#renewed": "renewed_at"},
+                ExpressionAttributeValues={":expires": _n(now + ttl_s), ":epoch": _n(lease.epoch),
+                                           ":owner": _s(lease.owner), ":false": {"BOOL": False},
+                                           ":now": _n(now)},
                 ReturnValues="ALL_NEW")
         except Exception as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
                 raise LeaseLostError(_lost_message(lease)) from None
+            raise
+        return _lease(response["Attributes"])
+
+    def request_handover(self, connector: str, task: int, owner: str) -> TaskLease | None:
+        now = self._clock()
+        try:
+            response = self._ddb.update_item(
+                TableName=self.configs_table, Key=_key(connector_pk(connector), lease_sk(task)),
+                UpdateExpression="SET #requested_by = :owner, #requested_at = :now",
+                ConditionExpression="attribute_exists(#epoch) AND #released = :false AND #expires > :now",
+                ExpressionAttributeNames={"#requested_by": "handover_requested_by",
+                                          "#requested_at": "handover_requested_at", "#epoch": "epoch",
+                                          "#released": "released", "#expires": "expires_at"},
+                ExpressionAttributeValues={":owner": _s(owner), ":now": _n(now), ":false": {"BOOL": False}},
+                ReturnValues="ALL_NEW")
+        except Exception as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return None
             raise
         return _lease(response["Attributes"])
 
@@ -456,15 +484,18 @@ class DynamoDBStatusStore(_DynamoDBStore, StatusStore):
         self._put(name, STATUS_SK, State(state), trace, worker_id)
 
     def put_task_status(self, name: str, task: int, state: State, trace: str | None = None,
-                        worker_id: str | None = None) -> None:
-        self._put(name, task_status_sk(task), State(state), trace, worker_id)
+                        worker_id: str | None = None, progress: Mapping[str, float] | None = None) -> None:
+        self._put(name, task_status_sk(task), State(state), trace, worker_id, progress)
 
-    def _put(self, name: str, sk: str, state: State, trace: str | None, worker_id: str | None) -> None:
+    def _put(self, name: str, sk: str, state: State, trace: str | None, worker_id: str | None,
+             progress: Mapping[str, float] | None = None) -> None:
         item = {**_key(connector_pk(name), sk), "state": _s(state.value), "updated_at": _n(self._clock())}
         if trace is not None:
             item["trace"] = _s(trace)
         if worker_id is not None:
             item["worker_id"] = _s(worker_id)
+        if progress is not None:
+            item["progress"] = _s(to_json(dict(progress)))
         self._ddb.put_item(TableName=self.configs_table, Item=item)
 
     def get_status(self, name: str) -> ConnectorStatus | None:
@@ -502,13 +533,20 @@ def _key(pk: str, sk: str) -> Item:
 
 
 def _lease(item: Item) -> TaskLease:
+    def number(name: str) -> float | None:
+        return float(item[name]["N"]) if name in item else None
+
+    requested = item.get("handover_requested_by")
     return TaskLease(item["connector"]["S"], int(item["task"]["N"]), item["owner"]["S"],
-                     int(item["epoch"]["N"]), float(item["expires_at"]["N"]), item["released"]["BOOL"])
+                     int(item["epoch"]["N"]), float(item["expires_at"]["N"]), item["released"]["BOOL"],
+                     requested["S"] if requested else None, number("renewed_at"), number("released_at"))
 
 
 def _entry(item: Item, task: int | None = None) -> StatusEntry:
+    progress = item.get("progress")
     return StatusEntry(State(item["state"]["S"]), item.get("trace", {}).get("S"),
-                       item.get("worker_id", {}).get("S"), float(item["updated_at"]["N"]), task)
+                       item.get("worker_id", {}).get("S"), float(item["updated_at"]["N"]), task,
+                       from_json(progress["S"]) if progress else None)
 
 
 def _stale_message(connector: str, task: int, epoch: int, current: int | None) -> str:

@@ -7,7 +7,8 @@ test sees here is what a deployment stores.
 from __future__ import annotations
 
 import threading
-from typing import Any, Iterable, Sequence
+from dataclasses import replace
+from typing import Any, Iterable, Mapping, Sequence
 
 from ..api.record import OffsetMap, Partition, partition_key
 from ..errors import ConflictError, LeaseLostError, NotFoundError, OffsetRegressionError, StaleEpochError
@@ -143,11 +144,14 @@ class InMemoryLeaseStore(LeaseStore):
             item = self._tables.configs.get(key)
             if item is not None and not item["released"] and item["expires_at"] > now:
                 return None
+            previous = None if item is None else _lease(item)
             epoch = (item["epoch"] if item is not None else 0) + 1
-            self._tables.configs[key] = {"connector": connector, "task": task, "owner": owner,
-                                         "epoch": epoch, "expires_at": now + ttl_s,
-                                         "released": False, "claimed_at": now}
-            return _lease(self._tables.configs[key])
+            new = {**(item or {}), "connector": connector, "task": task, "owner": owner, "epoch": epoch,
+                   "expires_at": now + ttl_s, "released": False, "claimed_at": now, "renewed_at": now}
+            new.pop("handover_requested_by", None)
+            new.pop("handover_requested_at", None)
+            self._tables.configs[key] = new
+            return replace(_lease(new), previous=previous)
 
     def renew(self, lease: TaskLease, ttl_s: float) -> TaskLease:
         key = (connector_pk(lease.connector), lease_sk(lease.task))
@@ -156,7 +160,18 @@ class InMemoryLeaseStore(LeaseStore):
             if item is None or item["epoch"] != lease.epoch or item["owner"] != lease.owner \
                     or item["released"]:
                 raise LeaseLostError(_lost_message(lease))
-            item["expires_at"] = self._clock() + ttl_s
+            now = self._clock()
+            item.update(expires_at=now + ttl_s, renewed_at=now)
+            return _lease(item)
+
+    def request_handover(self, connector: str, task: int, owner: str) -> TaskLease | None:
+        key = (connector_pk(connector), lease_sk(task))
+        with self._tables.lock:
+            item = self._tables.configs.get(key)
+            now = self._clock()
+            if item is None or item["released"] or item["expires_at"] <= now:
+                return None
+            item.update(handover_requested_by=owner, handover_requested_at=now)
             return _lease(item)
 
     def release(self, lease: TaskLease) -> bool:
@@ -176,8 +191,9 @@ class InMemoryLeaseStore(LeaseStore):
 
 
 def _lease(item: Item) -> TaskLease:
-    return TaskLease(item["connector"], item["task"], item["owner"], item["epoch"],
-                     item["expires_at"], item["released"])
+    return TaskLease(item["connector"], item["task"], item["owner"], item["epoch"], item["expires_at"],
+                     item["released"], item.get("handover_requested_by"), item.get("renewed_at"),
+                     item.get("released_at"))
 
 
 def _lost_message(lease: TaskLease) -> str:
@@ -327,13 +343,15 @@ class InMemoryStatusStore(StatusStore):
         self._put(name, STATUS_SK, State(state), trace, worker_id)
 
     def put_task_status(self, name: str, task: int, state: State, trace: str | None = None,
-                        worker_id: str | None = None) -> None:
-        self._put(name, task_status_sk(task), State(state), trace, worker_id)
+                        worker_id: str | None = None, progress: Mapping[str, float] | None = None) -> None:
+        self._put(name, task_status_sk(task), State(state), trace, worker_id, progress)
 
-    def _put(self, name: str, sk: str, state: State, trace: str | None, worker_id: str | None) -> None:
+    def _put(self, name: str, sk: str, state: State, trace: str | None, worker_id: str | None,
+             progress: Mapping[str, float] | None = None) -> None:
         with self._tables.lock:
             self._tables.configs[(connector_pk(name), sk)] = {
-                "state": state.value, "trace": trace, "worker_id": worker_id, "updated_at": self._clock()}
+                "state": state.value, "trace": trace, "worker_id": worker_id, "updated_at": self._clock(),
+                "progress": dict(progress) if progress is not None else None}
 
     def get_status(self, name: str) -> ConnectorStatus | None:
         with self._tables.lock:
@@ -357,4 +375,5 @@ class InMemoryStatusStore(StatusStore):
 
 
 def _entry(item: Item, task: int | None = None) -> StatusEntry:
-    return StatusEntry(State(item["state"]), item["trace"], item["worker_id"], item["updated_at"], task)
+    return StatusEntry(State(item["state"]), item["trace"], item["worker_id"], item["updated_at"], task,
+                       item.get("progress"))

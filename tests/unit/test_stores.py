@@ -57,8 +57,8 @@ class StoreContract:
     def test_first_claim_gets_epoch_1(self, stores: Stores, clock: ManualClock) -> None:
         lease = stores.leases.claim("c1", 0, "worker-a", TTL)
 
-        assert lease == TaskLease("c1", 0, "worker-a", 1, T0 + TTL, False)
-        assert lease.is_live(clock())
+        assert lease == TaskLease("c1", 0, "worker-a", 1, T0 + TTL, False, renewed_at=T0)
+        assert lease.is_live(clock()) and lease.previous is None
         assert stores.leases.get("c1", 0) == lease
 
     def test_get_of_unclaimed_lease_is_none(self, stores: Stores) -> None:
@@ -78,7 +78,7 @@ class StoreContract:
 
         taken = stores.leases.claim("c1", 0, "worker-b", 10)
 
-        assert taken == TaskLease("c1", 0, "worker-b", 2, T0 + TTL + 10, False)
+        assert taken == TaskLease("c1", 0, "worker-b", 2, T0 + TTL + 10, False, renewed_at=T0 + TTL)
         assert stores.leases.get("c1", 0) == taken
 
     def test_leases_are_per_connector_and_task(self, stores: Stores, lease: TaskLease) -> None:
@@ -93,7 +93,7 @@ class StoreContract:
 
         renewed = stores.leases.renew(lease, TTL)
 
-        assert renewed == TaskLease("c1", 0, "worker-a", 1, T0 + 20 + TTL, False)
+        assert renewed == TaskLease("c1", 0, "worker-a", 1, T0 + 20 + TTL, False, renewed_at=T0 + 20)
         clock.advance(TTL - 1)
         assert stores.leases.claim("c1", 0, "worker-b", TTL) is None
 
@@ -125,6 +125,62 @@ class StoreContract:
 
         with pytest.raises(LeaseLostError):
             stores.leases.renew(lease, TTL)
+
+    def test_claim_carries_the_lease_it_replaced(self, stores: Stores, lease: TaskLease,
+                                                 clock: ManualClock) -> None:
+        clock.advance(5)
+        stores.leases.release(lease)
+        clock.advance(1)
+
+        taken = stores.leases.claim("c1", 0, "worker-b", TTL)
+
+        assert taken is not None and taken.previous is not None
+        assert (taken.previous.owner, taken.previous.epoch, taken.previous.released) == ("worker-a", 1, True)
+        assert taken.previous.ended_at() == T0 + 5  # released then
+        clock.advance(TTL)  # worker-b dies: its lease runs out
+        again = stores.leases.claim("c1", 0, "worker-c", TTL)
+        assert again is not None and again.previous is not None and not again.previous.released
+        assert again.previous.ended_at() == T0 + 6  # its last sign of life: the claim
+
+    def test_a_handover_request_reaches_the_holder_at_its_renewal(self, stores: Stores, lease: TaskLease,
+                                                                   clock: ManualClock) -> None:
+        asked = stores.leases.request_handover("c1", 0, "worker-b")
+
+        assert asked is not None and asked.epoch == lease.epoch and asked.handover_requested_by == "worker-b"
+        renewed = stores.leases.renew(lease, TTL)
+        assert renewed.handover_requested and renewed.handover_requested_by == "worker-b"
+        assert stores.leases.renew(lease, TTL).handover_requested  # it stays until the next claim
+
+    def test_a_handover_request_needs_a_live_lease(self, stores: Stores, clock: ManualClock) -> None:
+        assert stores.leases.request_handover("c1", 0, "worker-b") is None  # never claimed
+        lease = stores.leases.claim("c1", 0, "worker-a", TTL)
+        assert lease is not None
+        stores.leases.release(lease)
+        assert stores.leases.request_handover("c1", 0, "worker-b") is None  # released: claim it
+        other = stores.leases.claim("c1", 1, "worker-a", TTL)
+        assert other is not None
+        clock.advance(TTL)
+        assert stores.leases.request_handover("c1", 1, "worker-b") is None  # expired: claim it
+
+    def test_the_claim_after_a_handover_clears_the_request(self, stores: Stores, lease: TaskLease) -> None:
+        stores.leases.request_handover("c1", 0, "worker-b")
+        stores.leases.release(lease)
+
+        taken = stores.leases.claim("c1", 0, "worker-b", TTL)
+
+        assert taken is not None and not taken.handover_requested
+        assert taken.previous is not None and taken.previous.handover_requested_by == "worker-b"
+        assert not stores.leases.renew(taken, TTL).handover_requested
+
+    def test_of_racing_successors_exactly_one_gets_the_lease(self, stores: Stores, lease: TaskLease) -> None:
+        assert stores.leases.request_handover("c1", 0, "worker-b") is not None
+        assert stores.leases.request_handover("c1", 0, "worker-c") is not None
+        stores.leases.release(lease)
+
+        winners = [claim for claim in (stores.leases.claim("c1", 0, "worker-b", TTL),
+                                       stores.leases.claim("c1", 0, "worker-c", TTL)) if claim is not None]
+
+        assert len(winners) == 1 and winners[0].epoch == lease.epoch + 1
 
     def test_release_ends_the_lease_and_keeps_its_epoch(self, stores: Stores, lease: TaskLease,
                                                         clock: ManualClock) -> None:
@@ -555,6 +611,13 @@ class StoreContract:
             StatusEntry(State.FAILED, "Traceback: boom", "w9", T0 + 1, task=2),
             StatusEntry(State.RUNNING, None, "w10", T0 + 1, task=10),
         ])
+
+    def test_a_task_reports_its_progress_with_its_state(self, stores: Stores) -> None:
+        stores.status.put_task_status("c1", 0, State.RUNNING, progress={"lag_messages": 12, "lag_seconds": 0.25})
+
+        assert stores.status.get_status("c1").tasks[0].progress == {"lag_messages": 12, "lag_seconds": 0.25}
+        stores.status.put_task_status("c1", 0, State.PAUSED)
+        assert stores.status.get_status("c1").tasks[0].progress is None  # a report replaces the last
 
     def test_status_overwrite_clears_the_old_trace(self, stores: Stores) -> None:
         stores.status.put_connector_status("c1", State.FAILED, trace="boom")
