@@ -10,6 +10,10 @@ runtime running in real time (schedules fire, queues are consumed), and the API 
 The API uses the settings the template gives its admin function (``AdminApiFunction``; the
 custom resource function's where a template has no admin function), so it acts on exactly the
 tables, state machine and functions the deployed stack uses.
+
+Source ticks (``SourcePollerFunction``) run in process sandboxes, as on Lambda: a tick that polls
+continuously does not hold up the next one, which can ask it for the task's lease
+(``sandboxed=False`` runs them in this process instead).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("connect_core.admin.local")
 
 SETTINGS_FROM = ("AdminApiFunction", "ConnectorResourceFunction")
+SANDBOXED = ("SourcePollerFunction",)
 DEFAULT_PARAMETERS = {"Environment": "local"}
 
 
@@ -62,18 +67,23 @@ def admin_settings(runtime: "LocalRuntime") -> dict[str, str]:
 def local_admin(template: str | Path = "template.yaml", parameters: Mapping[str, Any] | None = None,
                 state_dir: str | Path | None = None, port: int = 8083, *, host: str = "127.0.0.1",
                 endpoint: "EmbeddedAWS | None" = None, clock: "Clock | None" = None,
-                background: bool = True, stack_name: str = "local") -> Iterator[LocalAdmin]:
+                background: bool = True, stack_name: str = "local", sandboxed: bool = True,
+                sandbox_log: str | Path | None = None) -> Iterator[LocalAdmin]:
     """Deploy ``template`` locally and serve the admin API for it while the block runs.
 
     ``parameters`` are merged over ``Environment=local``. ``state_dir`` keeps the tables between
     runs. ``endpoint``: an already running EmbeddedAWS (tests; the stack is then deleted at the
     end). ``background=False`` leaves running the runtime to the caller (a test driving a
-    ``VirtualClock`` with ``admin.runtime.advance``).
+    ``VirtualClock`` with ``admin.runtime.advance``). ``sandboxed``: source ticks run in process
+    sandboxes, whose output goes to ``sandbox_log`` (else to this process's stdout and stderr).
     """
     from ..local.runtime import LocalRuntime
+    from ..local.sandbox import SandboxOptions
 
     runtime = LocalRuntime(template, {**DEFAULT_PARAMETERS, **(parameters or {})}, state_dir=state_dir,
-                           endpoint=endpoint, clock=clock, stack_name=stack_name)
+                           endpoint=endpoint, clock=clock, stack_name=stack_name,
+                           sandboxed=SANDBOXED if sandboxed else (),
+                           sandbox=SandboxOptions(log_path=Path(sandbox_log) if sandbox_log else None))
     runtime.start()
     stop = threading.Event()
     thread: threading.Thread | None = None
@@ -102,11 +112,12 @@ def _run_runtime(runtime: "LocalRuntime", stop: threading.Event) -> None:
 
 
 def run(port: int = 8083, template: str | Path = "template.yaml", parameters: Mapping[str, Any] | None = None,
-        state_dir: str | Path | None = None, *, host: str = "127.0.0.1", out: TextIO | None = None) -> None:
+        state_dir: str | Path | None = None, *, host: str = "127.0.0.1", out: TextIO | None = None,
+        sandboxed: bool = True) -> None:
     """Serve the admin API of a local stack until Ctrl-C or SIGTERM, then stop everything.
 
-    With ``state_dir`` the tables are kept there and the functions' logs go to
-    ``<state_dir>/functions.log``; without, the logs go to standard output.
+    With ``state_dir`` the tables are kept there and the functions' logs (the sandboxes' too) go
+    to ``<state_dir>/functions.log``; without, the logs go to standard output.
     """
     out = out or sys.stdout
     stop = threading.Event()
@@ -115,12 +126,15 @@ def run(port: int = 8083, template: str | Path = "template.yaml", parameters: Ma
         previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         with contextlib.ExitStack() as stack:
+            functions_log = None
             if state_dir is not None:
                 Path(state_dir).mkdir(parents=True, exist_ok=True)
-                log = stack.enter_context(open(Path(state_dir) / "functions.log", "a", encoding="utf-8"))
+                functions_log = Path(state_dir) / "functions.log"
+                log = stack.enter_context(open(functions_log, "a", encoding="utf-8"))
                 stack.enter_context(contextlib.redirect_stdout(log))
             print(f"deploying {template} into the embedded AWS endpoint ...", file=out, flush=True)
-            admin = stack.enter_context(local_admin(template, parameters, state_dir, port, host=host))
+            admin = stack.enter_context(local_admin(template, parameters, state_dir, port, host=host,
+                                                    sandboxed=sandboxed, sandbox_log=functions_log))
             print(f"admin API (Kafka Connect REST) on {admin.url}; Ctrl-C stops", file=out, flush=True)
             while not stop.wait(0.5):
                 pass

@@ -243,7 +243,7 @@ class LambdaFunctionProvider(ResourceProvider):
             environment={k: _text(v) for k, v in variables.items()},
             timeout=int(props.get("Timeout", 3)), memory_size=int(props.get("MemorySize", 128)),
             layers=tuple(str(layer) for layer in props.get("Layers") or []),
-            region=ctx.region, account_id=ctx.account_id)
+            region=ctx.region, account_id=ctx.account_id, logical_id=logical_id)
         try:
             ctx.lambdas.register(function)
         except ValueError as exc:
@@ -288,6 +288,54 @@ def _ensure_role(ctx: ProvisionContext, role_arn: str) -> None:
             "Version": "2012-10-17", "Statement": [{
                 "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
                 "Action": "sts:AssumeRole"}]}))
+
+
+class EventInvokeConfigProvider(ResourceProvider):
+    """A function's asynchronous invocation settings (SAM makes one from ``EventInvokeConfig``):
+    stored in moto, so the Lambda API answers with them, and given to the local Lambda service,
+    which acts on them (retries, event age, destinations). The ``Qualifier`` is not used: a
+    local function has only ``$LATEST``."""
+
+    replaces_on = frozenset({"FunctionName", "Qualifier"})
+
+    def create(self, ctx: ProvisionContext, logical_id: str, props: dict[str, Any]) -> Provisioned:
+        self._apply(ctx, props)
+        return Provisioned(ctx.physical_name(logical_id, 64))
+
+    def update(self, ctx: ProvisionContext, logical_id: str, current: Provisioned,
+               old: dict[str, Any], props: dict[str, Any]) -> Provisioned:
+        self._apply(ctx, props)
+        return current
+
+    def delete(self, ctx: ProvisionContext, logical_id: str, current: Provisioned,
+               props: dict[str, Any]) -> None:
+        function = str(props["FunctionName"])
+        _ignore_missing(lambda: ctx.client("lambda").delete_function_event_invoke_config(
+            FunctionName=function))
+        if ctx.lambdas.get(function) is not None:
+            ctx.lambdas.set_async_config(function, None)
+
+    @staticmethod
+    def _apply(ctx: ProvisionContext, props: dict[str, Any]) -> None:
+        from .async_invoke import AsyncInvokeConfig
+
+        function = str(props["FunctionName"])
+        try:
+            config = AsyncInvokeConfig.from_aws(props)
+        except ValueError as exc:
+            raise ResourceFailure(f"EventInvokeConfig of {function}: {exc}") from exc
+        settings: dict[str, Any] = {
+            "MaximumRetryAttempts": config.maximum_retry_attempts,
+            "MaximumEventAgeInSeconds": int(config.maximum_event_age_s)}
+        destinations = {key: {"Destination": arn} for key, arn in
+                        (("OnSuccess", config.on_success), ("OnFailure", config.on_failure)) if arn}
+        if destinations:
+            settings["DestinationConfig"] = destinations
+        client = ctx.client("lambda")
+        _ignore_missing(lambda: client.delete_function_event_invoke_config(FunctionName=function))
+        client.put_function_event_invoke_config(FunctionName=function, **settings)
+        if ctx.lambdas.get(function) is not None:
+            ctx.lambdas.set_async_config(function, config)
 
 
 class LayerVersionProvider(ResourceProvider):
@@ -1040,7 +1088,7 @@ PROVIDERS: dict[str, ResourceProvider] = {
     "AWS::Lambda::EventSourceMapping": EventSourceMappingProvider(),
     "AWS::Lambda::Permission": RecordProvider(_generated),
     "AWS::Lambda::LayerVersionPermission": RecordProvider(_generated),
-    "AWS::Lambda::EventInvokeConfig": RecordProvider(_generated),
+    "AWS::Lambda::EventInvokeConfig": EventInvokeConfigProvider(),
     "AWS::Lambda::Version": RecordProvider(_version),
     "AWS::Lambda::Alias": RecordProvider(_alias),
     "AWS::Lambda::Url": RecordProvider(_url),

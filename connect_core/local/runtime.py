@@ -15,6 +15,19 @@ to the real handlers (``moto_hooks``), and deploys the template (``deploy``). Th
   draining the queues after each;
 - ``run_forever()``: the same in real time, in the foreground (Ctrl-C stops it).
 
+Schedules invoke their functions asynchronously, as on AWS, and a failed asynchronous
+invocation is retried at its time on the runtime's clock (``advance`` stops there) and sent to
+its destination as the function's ``EventInvokeConfig`` says (``async_invoke``).
+
+``sandboxed``: the logical IDs of functions that run in process sandboxes (``sandbox``) rather
+than in this process: concurrent invocations of one function overlap, and a test can watch and
+kill them through ``runtime.lambdas``:
+
+    with LocalRuntime("template.yaml", params, sandboxed={"SourcePollerFunction"},
+                      sandbox=SandboxOptions(preload=("my_faults",))) as rt:
+        rt.lambdas.running("SourcePollerFunction")     # a logical ID works here too
+        rt.lambdas.kill(request_id, signal.SIGKILL)
+
 ``state_dir``: at ``stop()`` every DynamoDB table of the stack is saved to
 ``<state_dir>/dynamodb/<logical id>.json``, and on the next start each table is filled from its
 file right after it is created (before anything that depends on it), so offsets survive.
@@ -30,7 +43,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from .clock import Clock, SystemClock, VirtualClock
 from .deploy import Stack, StackDeployer, StackResource
@@ -42,6 +55,7 @@ from .template import load_template
 
 if TYPE_CHECKING:
     from .emulator import EmbeddedAWS
+    from .sandbox import SandboxOptions
 
 log = logging.getLogger(__name__)
 
@@ -73,14 +87,18 @@ class LocalRuntime:
     ``immediate_retry``: failed SQS messages are visible again at once instead of after the
     queue's visibility timeout (see ``esm``). ``endpoint``: an ``EmbeddedAWS`` to use instead of
     starting one; then ``stop()`` also deletes the stack (``delete_on_stop``), since the endpoint
-    outlives the runtime.
+    outlives the runtime. ``sandboxed``: logical IDs of functions run in process sandboxes, set up
+    by ``sandbox``. ``async_retry_delays``: the waits before the retries of a failed asynchronous
+    invocation, on ``clock`` (AWS: about a minute, then two).
     """
 
     def __init__(self, template_path: str | Path, parameters: Mapping[str, Any] | None = None, *,
                  clock: Clock | None = None, state_dir: str | Path | None = None,
                  immediate_retry: bool = True, stack_name: str = "local",
                  endpoint: "EmbeddedAWS | None" = None, region: str | None = None,
-                 delete_on_stop: bool | None = None) -> None:
+                 delete_on_stop: bool | None = None, sandboxed: Iterable[str] = (),
+                 sandbox: "SandboxOptions | None" = None,
+                 async_retry_delays: Sequence[float] | None = None) -> None:
         self.template_path = Path(template_path)
         self.parameters = dict(parameters or {})
         self.clock = clock or SystemClock()
@@ -90,6 +108,9 @@ class LocalRuntime:
         self.endpoint = endpoint
         self._region = region
         self._delete_on_stop = delete_on_stop
+        self.sandboxed = frozenset(sandboxed)
+        self.sandbox = sandbox
+        self.async_retry_delays = async_retry_delays
         self._owns_endpoint = False
         self._activated = False
         self._started = False
@@ -116,7 +137,10 @@ class LocalRuntime:
                 self.endpoint.activate()
                 self._activated = True
             region = self._region or self.endpoint.region
-            self.lambdas = LambdaService(clock=self.clock)
+            self.lambdas = LambdaService(clock=self.clock, sandboxed=self.sandboxed,
+                                         sandbox=self.sandbox,
+                                         **({"async_retry_delays": self.async_retry_delays}
+                                            if self.async_retry_delays is not None else {}))
             moto_hooks.install(self.lambdas)
             self.deployer = StackDeployer(self.stack_name, lambdas=self.lambdas, region=region,
                                           on_created=self._restore)
@@ -164,6 +188,7 @@ class LocalRuntime:
                     log.warning("deleting stack %s: %s", self.stack_name, exc)
         finally:
             if self.lambdas is not None:
+                self.lambdas.stop()           # every sandbox process ends with the runtime
                 moto_hooks.uninstall(self.lambdas)
             if self.endpoint is not None:
                 if self._owns_endpoint:
@@ -233,6 +258,10 @@ class LocalRuntime:
         return self._require(self.lambdas).invoke(self._function_name(function), event,
                                                   raise_errors=raise_errors)
 
+    def invoke_async(self, function: str, event: Any = None) -> str:
+        """Invoke a function asynchronously (``Event``), as a schedule does; the request ID."""
+        return self._require(self.lambdas).call_async(self._function_name(function), event)
+
     def execute(self, state_machine: str, input: Any = None, *,
                 timeout: float = 30.0) -> dict[str, Any]:
         """Run a state machine (logical ID or ARN) to its end; ``describe_execution``'s answer."""
@@ -261,11 +290,13 @@ class LocalRuntime:
         return StepReport(fired=fired, batches=self._require(self.event_sources).poll())
 
     def run_until_idle(self, max_rounds: int = 100, *, execution_timeout: float = 30.0) -> int:
-        """Step until a round does nothing (and no execution runs); the number of busy rounds."""
+        """Step until a round does nothing (and no execution runs); the number of busy rounds.
+
+        Unlike ``step()``, a round lets the invocations its schedules started finish before it
+        polls the queues, so what they sent is consumed in the same round."""
         busy = 0
         for _ in range(max_rounds):
-            report = self.step()
-            waited = self._wait_for_background(execution_timeout)
+            report, waited = self._round(fire=True, timeout=execution_timeout)
             if not report.busy and not waited:
                 return busy
             busy += 1
@@ -273,12 +304,15 @@ class LocalRuntime:
                            "without a redrive policy keeps the runtime busy)")
 
     def advance(self, seconds: float, *, max_rounds: int = 100) -> list[Firing]:
-        """Move the virtual clock ``seconds`` forward: each occurrence fires at its time and the
-        queues are drained before the clock moves on."""
+        """Move the virtual clock ``seconds`` forward: each occurrence fires at its time, each
+        retry of a failed asynchronous invocation runs at its time, and the queues are drained
+        before the clock moves on."""
         scheduler = self._require(self.scheduler)
+        lambdas = self._require(self.lambdas)
         if not isinstance(self.clock, VirtualClock):
             raise TypeError("advance() needs the runtime to have a VirtualClock")
-        fired = scheduler.advance(seconds, between=lambda: self._drain(max_rounds))
+        fired = scheduler.advance(seconds, between=lambda: self._drain(max_rounds),
+                                  wakeups=lambda: lambdas.next_retry_due(after=self.clock.now()))
         self._drain(max_rounds)
         return fired
 
@@ -305,13 +339,24 @@ class LocalRuntime:
             log.info("stopped")
 
     def _drain(self, max_rounds: int) -> None:
-        poller = self._require(self.event_sources)
         for _ in range(max_rounds):
-            batches = poller.poll()
-            waited = self._wait_for_background(30.0)
-            if not any(batch.invoked for batch in batches) and not waited:
+            report, waited = self._round(fire=False, timeout=30.0)
+            if not report.busy and not waited:
                 return
         raise NotIdleError(f"queues still busy after {max_rounds} rounds")
+
+    def _round(self, *, fire: bool, timeout: float) -> tuple[StepReport, bool]:
+        """Fire what is due (with ``fire``), let the background work finish, poll the queues once
+        and let what that started finish; what happened, and whether there was background work.
+
+        Waiting before the poll matters: schedules invoke asynchronously, and what a tick sends
+        while the queues are being polled would otherwise wait for a later round (or, with a
+        batching window, for the clock to move)."""
+        fired = self._require(self.scheduler).fire_due() if fire else []
+        waited = self._wait_for_background(timeout)
+        batches = self._require(self.event_sources).poll()
+        waited = self._wait_for_background(timeout) or waited
+        return StepReport(fired=fired, batches=batches), waited
 
     def _wait_for_background(self, timeout: float) -> bool:
         """Wait for asynchronous invocations and running executions; True if there were any."""

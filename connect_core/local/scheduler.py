@@ -11,11 +11,19 @@ their time zone, State ENABLED/DISABLED, StartDate/EndDate, ``ActionAfterComplet
 and the context attributes ``<aws.scheduler.*>`` in the target's Input. Targets: Lambda functions
 (the Input as the event), SQS queues, state machines and universal ``aws-sdk`` targets.
 
+A Lambda target is invoked asynchronously (``InvocationType: Event``), as EventBridge Scheduler
+does: firing returns once Lambda accepted the event, so a long-running tick never holds up the
+scheduler and the next occurrence can start while it runs. ``Firing.ok`` means "accepted" and
+``Firing.result`` is the request ID; what the handler made of it is in the Lambda service's
+history, and its retries and destinations follow the function's async invoke config
+(``async_invoke``). ``advance(..., wakeups=...)`` also stops the clock where something else is
+due (the runtime passes the Lambda service's parked retries).
+
 Deviations from AWS: an occurrence fires exactly on time (AWS: within its minute; with a
-FLEXIBLE window, anywhere in the window); a Lambda target runs synchronously in the caller's
-thread and is not retried on error (AWS invokes asynchronously, with Lambda's async retries
-and the schedule's RetryPolicy/DeadLetterConfig); a rate schedule without StartDate starts when
-this scheduler first sees it.
+FLEXIBLE window, anywhere in the window); the schedule's own RetryPolicy and DeadLetterConfig are
+not applied (they cover a target that cannot be reached, and a local function always accepts its
+event; a function that is not registered locally is a failed firing, not retried); a rate
+schedule without StartDate starts when this scheduler first sees it.
 """
 
 from __future__ import annotations
@@ -159,26 +167,34 @@ class Scheduler:
         """Fire every occurrence due by ``clock.now()``, oldest first."""
         return self._fire_until(self.clock.now(), move_clock=False)
 
-    def advance(self, seconds: float, *, between: Callable[[], Any] | None = None) -> list[Firing]:
+    def advance(self, seconds: float, *, between: Callable[[], Any] | None = None,
+                wakeups: Callable[[], float | None] | None = None) -> list[Firing]:
         """Move the virtual clock forward, stopping at each occurrence to fire it (and to call
-        ``between()``, e.g. to drain queues, before the clock moves on)."""
+        ``between()``, e.g. to drain queues, before the clock moves on). ``wakeups()``: the next
+        time after now that something else is due (e.g. a retry); the clock stops there too and
+        ``between()`` runs."""
         if not isinstance(self.clock, VirtualClock):
             raise TypeError("advance() needs a VirtualClock")
         target = self.clock.now() + seconds
-        fired = self._fire_until(target, move_clock=True, between=between)
+        fired = self._fire_until(target, move_clock=True, between=between, wakeups=wakeups)
         self.clock.set(max(target, self.clock.now()))
         return fired
 
     def _fire_until(self, target: float, *, move_clock: bool,
-                    between: Callable[[], Any] | None = None) -> list[Firing]:
+                    between: Callable[[], Any] | None = None,
+                    wakeups: Callable[[], float | None] | None = None) -> list[Firing]:
         fired: list[Firing] = []
         while True:
             self.refresh()
             due = [t for t in self._tracked.values()
                    if t.next_time is not None and t.next_time <= target]
-            if not due:
+            wake = wakeups() if wakeups is not None and move_clock else None
+            if wake is not None and not self.clock.now() < wake <= target:
+                wake = None                   # only a later time moves the clock on
+            times = [t.next_time for t in due] + ([wake] if wake is not None else [])
+            if not times:
                 return fired
-            instant = min(t.next_time for t in due)  # type: ignore[type-var]
+            instant = min(times)  # type: ignore[type-var]
             if move_clock and isinstance(self.clock, VirtualClock) and instant > self.clock.now():
                 self.clock.set(instant)
             for tracked in sorted((t for t in due if t.next_time == instant),
@@ -233,9 +249,7 @@ class Scheduler:
             event = _json_or_text(text) if text is not None else {}
             if self.lambdas.get(arn) is None:
                 return event, False, None, f"function {arn} cannot run locally"
-            invocation = self.lambdas.call(arn, event)
-            error = None if invocation.ok else json.dumps(invocation.error)
-            return event, invocation.ok, invocation.result, error
+            return event, True, self.lambdas.call_async(arn, event), None
         if service == "sqs":
             sqs = self._client("sqs")
             url = sqs.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])["QueueUrl"]
