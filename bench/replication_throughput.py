@@ -207,7 +207,7 @@ class Replicator:
     def __init__(self, a: Cluster, b: Cluster, source_topic: str, target_topic: str) -> None:
         self.name = f"bench-{uuid.uuid4().hex[:8]}"
         config = {"name": self.name, "connector": "rocketmq-replicator", "topics": [source_topic], "max_tasks": 1,
-                  "source_cluster": {"name": SOURCE, "namesrv_addr": a.namesrv_addr},
+                  "polling": "drain", "source_cluster": {"name": SOURCE, "namesrv_addr": a.namesrv_addr},
                   "target_cluster": {"name": TARGET, "namesrv_addr": b.namesrv_addr},
                   "topic_map": {source_topic: target_topic}, **REPLICATOR_SETTINGS}
         self.stores = Stores.in_memory()

@@ -25,6 +25,7 @@ The runtime owns everything else: leases, offsets, batching, retries, partial fa
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Generic, Literal, Mapping, Sequence, TypeVar
 
@@ -96,9 +97,22 @@ class SourceTask(Task[C]):
     def poll(self, offsets: OffsetMap) -> list[ConnectRecord]:
         """Records after ``offsets`` (committed plus those already returned in this invocation).
 
-        Return an empty list when nothing is available now; the runtime then ends the tick.
+        Return an empty list when nothing is available now: with ``polling: drain`` the runtime
+        then ends the tick; with ``polling: continuous`` it calls :meth:`wait` and polls again.
         """
         raise NotImplementedError
+
+    def wait(self, offsets: OffsetMap, timeout_s: float) -> None:
+        """Block until records are likely to be available after ``offsets``, for at most
+        ``timeout_s`` seconds (continuous polling, after a poll that returned nothing).
+
+        Returning early is always allowed (the runtime just polls again); returning late is not:
+        the runtime uses ``timeout_s`` to keep its lease and deadline. By default this sleeps
+        ``timeout_s``; a source that can be told about new data (the RocketMQ sources use the
+        broker's long polling) returns the moment it arrives.
+        """
+        if timeout_s > 0:
+            time.sleep(timeout_s)
 
     def commit(self, records: list[ConnectRecord]) -> None:
         """Called with the records of one ``poll`` once the target acknowledged them and their offsets

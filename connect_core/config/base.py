@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..convert import BytesConverterConfig, ConverterConfig, JsonConverterConfig, StringConverterConfig
 from ..transforms import PredicateConfig, TransformConfig
@@ -121,6 +121,16 @@ class SourceConnectorConfig(ConnectorConfig):
     schedule: str = Field("rate(1 minute)",
                           description="EventBridge Scheduler expression for each task's polling tick: "
                                       "rate(N minutes), cron(...) or at(...).")
+    polling: Literal["continuous", "drain"] = Field(
+        "drain", description="'drain': a tick polls until the source has nothing more, then ends (the "
+                             "cheapest; data waits up to a schedule period). 'continuous': a tick keeps "
+                             "polling while the source is idle until the next tick takes the task over, so "
+                             "records move within the pipeline's latency (needs a rate() schedule).")
+    poll_interval_ms: int = Field(
+        1000, ge=10, le=60_000,
+        description="Continuous polling: how long to wait for new records after a poll that found none, "
+                    "before polling again. Sources that are told of new data (RocketMQ's long polling) "
+                    "return as soon as it arrives.")
 
     @field_validator("schedule")
     @classmethod
@@ -129,6 +139,29 @@ class SourceConnectorConfig(ConnectorConfig):
             raise ValueError("must be a schedule expression such as 'rate(1 minute)', 'rate(5 minutes)' "
                              "or 'cron(0/5 * * * ? *)'")
         return value.strip()
+
+    @model_validator(mode="after")
+    def _continuous_needs_a_period(self) -> "SourceConnectorConfig":
+        if self.polling == "continuous" and schedule_period_s(self.schedule) is None:
+            raise ValueError("continuous polling needs a rate(...) schedule: each tick hands over to the "
+                             "next, which must come a fixed period later")
+        return self
+
+    def period_s(self) -> float | None:
+        """Seconds between ticks for a rate() schedule, else None."""
+        return schedule_period_s(self.schedule)
+
+
+_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+def schedule_period_s(expression: str) -> float | None:
+    """The period of a ``rate(N unit)`` expression in seconds; None for cron() and at()."""
+    match = _RATE.match(expression.strip())
+    if match is None:
+        return None
+    return int(match.group(1)) * _UNIT_SECONDS[match.group(2).rstrip("s")]
 
 
 class SinkConnectorConfig(ConnectorConfig):

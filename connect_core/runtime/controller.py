@@ -20,6 +20,7 @@ from .. import aws
 from ..config import validate_config
 from ..errors import ConnectError, NotFoundError
 from ..storage import Stores
+from .lease_keeper import check_coverage, function_timeout_from
 from .reconfigure import SchedulerSettings, teardown
 
 logger = logging.getLogger("connect_core.controller")
@@ -48,12 +49,15 @@ class Applied:
 
 class ConnectorController:
     def __init__(self, stores: Stores, state_machine_arn: str, scheduler: SchedulerSettings | None, *,
-                 sleep: Callable[[float], None] = time.sleep, poll_interval_s: float = 0.5) -> None:
+                 sleep: Callable[[float], None] = time.sleep, poll_interval_s: float = 0.5,
+                 source_timeout_s: float | None = None) -> None:
         self.stores = stores
         self.state_machine_arn = state_machine_arn
         self.scheduler = scheduler
         self.sleep = sleep
         self.poll_interval_s = poll_interval_s
+        #: The source function's timeout, against which continuous polling's coverage is checked.
+        self.source_timeout_s = source_timeout_s
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str] | None = None, *,
@@ -66,11 +70,18 @@ class ConnectorController:
         except KeyError:
             raise RuntimeError("environment variable RECONFIGURE_STATE_MACHINE_ARN is not set") from None
         return cls(Stores.from_environment(env=env), arn, SchedulerSettings.from_environment(env),
-                   poll_interval_s=poll_interval_s)
+                   poll_interval_s=poll_interval_s, source_timeout_s=function_timeout_from(env))
+
+    def validate(self, config: Mapping[str, Any]) -> Any:
+        """The connector for ``config``, or ConfigError: the config's own rules, and whether this
+        stack's source function can run it (continuous polling's timings)."""
+        connector = validate_config(config)
+        check_coverage(connector.config, self.source_timeout_s)
+        return connector
 
     def apply(self, config: Mapping[str, Any], *, deadline: Callable[[], float] | None = None) -> Applied:
         """Create or update a connector and wait until its tasks run (or the change is undone)."""
-        connector = validate_config(config)  # raises ConfigError: nothing is written
+        connector = self.validate(config)  # raises ConfigError: nothing is written
         name = connector.config.name
         stored = connector.config.model_dump(mode="json", exclude_unset=True)
         stored.update(name=name, connector=connector.config.connector)

@@ -6,11 +6,14 @@ Runners and stores are created on the first invocation and reused while the inst
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from typing import Any, Mapping
 
 from .telemetry import MetricsSink, Telemetry
+
+logger = logging.getLogger("connect_core.functions")
 
 _lock = threading.Lock()
 _singletons: dict[tuple[str, tuple[str | None, ...]], Any] = {}
@@ -53,16 +56,49 @@ def _tasks() -> Any:
     return _once("tasks", TaskCache)
 
 
+#: A recovery tick that itself crashes starts another, this many times in a row at most; then the
+#: schedule alone brings the next tick (a task that crashes every tick must not spin).
+MAX_RECOVERY_CHAIN = 3
+
+
 def source_tick(event: Mapping[str, Any], context: Any, metrics: MetricsSink | None = None) -> dict[str, Any]:
-    """EventBridge Scheduler input ``{"connector": name, "task": n}``."""
+    """EventBridge Scheduler input ``{"connector": name, "task": n}``; or, when a tick crashed (killed,
+    out of memory, timed out), Lambda's on-failure invocation record for it (the template makes the
+    function its own on-failure destination), whose ``requestPayload`` is the crashed tick's event:
+    a recovery tick starts at once instead of a schedule period later."""
+    from .lease_keeper import TickTimings
     from .source_runner import SourceRunner
 
-    name, task = event["connector"], int(event["task"])
+    request, depth = _unwrap_invocation_records(event)
+    name, task = request["connector"], int(request["task"])
+    if depth > MAX_RECOVERY_CHAIN:
+        logger.error("recovery ticks keep crashing: leaving the task to its schedule",
+                     extra={"connector": name, "task": task, "chain": depth})
+        return {"connector": name, "task": task, "outcome": "gave-up", "recovery": depth}
+    if depth:
+        logger.warning("recovering after a crashed tick", extra={"connector": name, "task": task, "chain": depth,
+                                                                 "failure": _failure_of(event)})
     telemetry = Telemetry(metrics)
     telemetry.for_connector(name)
     runner = SourceRunner(_stores(), owner=context.aws_request_id, tasks=_tasks(), telemetry=telemetry,
-                          request_reconfiguration=start_reconfiguration)
-    return runner.tick(name, task, context.get_remaining_time_in_millis).to_dict()
+                          timings=TickTimings.from_environment(), request_reconfiguration=start_reconfiguration)
+    result = runner.tick(name, task, context.get_remaining_time_in_millis, recovery=depth > 0).to_dict()
+    return {**result, "recovery": depth} if depth else result
+
+
+def _unwrap_invocation_records(event: Mapping[str, Any]) -> tuple[Mapping[str, Any], int]:
+    """The original tick event inside (nested) on-failure invocation records, and how deep it was."""
+    depth = 0
+    while isinstance(event.get("requestPayload"), Mapping) and "requestContext" in event:
+        event, depth = event["requestPayload"], depth + 1
+    return event, depth
+
+
+def _failure_of(record: Mapping[str, Any]) -> str:
+    response = record.get("responsePayload")
+    if isinstance(response, Mapping):
+        return f"{response.get('errorType', 'Error')}: {response.get('errorMessage', '')}"[:500]
+    return str((record.get("requestContext") or {}).get("condition", "failed"))
 
 
 def start_reconfiguration(connector: str, fingerprint: str) -> None:
@@ -95,9 +131,11 @@ def sink_batch(event: Mapping[str, Any], context: Any, metrics: MetricsSink | No
 
 def reconfigure_step(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """A Lambda task of the reconfigure state machine: ``{"step": "prepare" | "commit" | "abort", ...}``."""
+    from .lease_keeper import function_timeout_from
     from .reconfigure import Reconfigurer, SchedulerSettings
 
-    return Reconfigurer(_stores(), SchedulerSettings.from_environment()).handle(event)
+    return Reconfigurer(_stores(), SchedulerSettings.from_environment(),
+                        source_timeout_s=function_timeout_from()).handle(event)
 
 
 def connector_resource(event: Mapping[str, Any], context: Any) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from .. import aws
 from ..config import validate_config
 from ..errors import ConfigError, NotFoundError
 from ..storage import State, Stores
+from .lease_keeper import check_coverage
 
 logger = logging.getLogger("connect_core.reconfigure")
 
@@ -99,9 +100,12 @@ class SchedulerSettings:
 
 
 class Reconfigurer:
-    def __init__(self, stores: Stores, scheduler: SchedulerSettings | None) -> None:
+    def __init__(self, stores: Stores, scheduler: SchedulerSettings | None, *,
+                 source_timeout_s: float | None = None) -> None:
         self.stores = stores
         self.scheduler = scheduler
+        #: The source function's timeout, against which continuous polling's coverage is checked.
+        self.source_timeout_s = source_timeout_s
 
     def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
         step = event.get("step")
@@ -118,6 +122,7 @@ class Reconfigurer:
         if entry is None:
             raise NotFoundError(f"connector {name!r} does not exist")
         connector = validate_config(entry.config)
+        check_coverage(connector.config, self.source_timeout_s)
         max_tasks = connector.config.max_tasks
         task_configs = connector.task_configs(max_tasks)
         if connector.kind == "sink":

@@ -1,10 +1,21 @@
 """One scheduled tick of a source task.
 
-claim the task lease (bumps the epoch) → read the task config and the committed offsets →
-poll → transform/convert → publish → commit the offsets, fenced by the epoch, only after the
-target acknowledged → repeat until the source is drained or the Lambda's remaining time nears the
-safety margin → release the lease. A tick that finds the lease held exits at once, so overlapping
-schedules never poll twice; a tick whose lease was taken over cannot commit (StaleEpochError).
+take the task lease (bumps the epoch) → read the task config and the committed offsets → poll →
+transform/convert → publish → commit the offsets, fenced by the epoch, only after the target
+acknowledged → repeat → release the lease. How long a tick repeats is the connector's ``polling``:
+
+* ``drain``: until the source has nothing more (or the deadline nears). A tick that finds the lease
+  held exits at once, so overlapping schedules never poll twice. The cheapest: data waits up to a
+  schedule period.
+* ``continuous``: while the source is idle the tick waits for new records (``SourceTask.wait``: the
+  RocketMQ sources long-poll the brokers) and polls again, until the next scheduled tick asks for
+  the lease or the deadline nears. The successor asks instead of exiting; this tick finishes the
+  batch in flight, commits and releases, and the successor starts from the committed offsets
+  (``lease_keeper``). Offsets are committed at most every ``commit_interval_s`` (and always before
+  the lease is given back); lag is measured and reported every ``report_interval_s``.
+
+Either way the lease is short and renewed between batches, so a tick that dies frees its task
+within seconds, and a tick whose lease was taken over cannot commit (StaleEpochError).
 """
 
 from __future__ import annotations
@@ -12,13 +23,15 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 from ..api.connector import Connector, SinkTask, SourceTask, TaskContext
-from ..errors import StaleEpochError
-from ..storage import State, Stores, TargetState, TaskLease
+from ..api.record import ConnectRecord, OffsetMap
+from ..errors import LeaseLostError, StaleEpochError
+from ..storage import ConnectorEntry, State, Stores, TargetState, TaskLease
 from . import telemetry as m
+from .lease_keeper import LeaseKeeper, TickTimings
 from .pipeline import SinkPipeline, SourcePipeline
 from .targets import DirectPublisher, Publisher, SqsPublisher, TargetError, dead_letters_for
 from .tasks import TaskCache
@@ -26,25 +39,28 @@ from .telemetry import Telemetry
 
 logger = logging.getLogger("connect_core.source")
 
-#: Longer than the longest Lambda invocation (15 min): a live invocation never loses its lease
-#: to expiry; a crashed one frees the task after this long at the latest.
-DEFAULT_LEASE_TTL_S = 16 * 60
-DEFAULT_SAFETY_MARGIN_MS = 10_000
-
 
 @dataclass
 class TickResult:
     connector: str
     task: int
-    #: ran | paused | stopped | busy (lease held) | unassigned (no task config) | missing
-    #: (no connector) | fenced (lease taken over) | failed
+    #: ran | paused | stopped | busy (another tick holds or won the lease) | unassigned (no task
+    #: config) | missing (no connector) | fenced (lease taken over) | failed
     outcome: str
     records: int = 0
     published: int = 0
     dead_lettered: int = 0
     batches: int = 0
+    commits: int = 0
     epoch: int | None = None
     drained: bool = False
+    #: Why a tick that ran stopped polling: drained | deadline | handover | paused | stopped |
+    #: reconfigured | deleted.
+    stopped: str | None = None
+    #: How this tick got its task: handover (asked the running tick for it), takeover (the holder's
+    #: lease ran out: it died or stalled), or start; and how long the task went unpolled before it.
+    took_over: str | None = None
+    gap_ms: float | None = None
     reconfiguration_requested: bool = False
     error: str | None = None
 
@@ -52,23 +68,45 @@ class TickResult:
         return asdict(self)
 
 
+@dataclass
+class _Pending:
+    """Offsets published and acknowledged but not committed yet, with their records (for
+    ``SourceTask.commit``), and since when they wait."""
+
+    offsets: OffsetMap = field(default_factory=OffsetMap)
+    records: list[ConnectRecord] = field(default_factory=list)
+    since: float | None = None
+
+    def add(self, offsets: OffsetMap, records: list[ConnectRecord], now: float) -> None:
+        for partition, offset in offsets.pairs():
+            self.offsets.set(partition, offset)
+        self.records.extend(records)
+        if self.since is None:
+            self.since = now
+
+    def __bool__(self) -> bool:
+        return self.since is not None
+
+
 class SourceRunner:
     def __init__(self, stores: Stores, *, owner: str, tasks: TaskCache | None = None,
-                 telemetry: Telemetry | None = None, lease_ttl_s: float = DEFAULT_LEASE_TTL_S,
-                 safety_margin_ms: int = DEFAULT_SAFETY_MARGIN_MS,
-                 clock: Callable[[], float] = time.time,
+                 telemetry: Telemetry | None = None, timings: TickTimings | None = None,
+                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
                  request_reconfiguration: Callable[[str, str], None] | None = None) -> None:
         self.stores = stores
         self.owner = owner
         self.tasks = tasks or TaskCache()
         self.telemetry = telemetry or Telemetry()
-        self.lease_ttl_s = lease_ttl_s
-        self.safety_margin_ms = safety_margin_ms
+        self.timings = timings or TickTimings()
         self.clock = clock
+        self.sleep = sleep
         #: Called with (connector, fingerprint) when a task reports that its partitions changed.
         self.request_reconfiguration = request_reconfiguration
 
-    def tick(self, name: str, task_id: int, remaining_ms: Callable[[], int]) -> TickResult:
+    def tick(self, name: str, task_id: int, remaining_ms: Callable[[], int], *,
+             recovery: bool = False) -> TickResult:
+        """One tick. ``recovery``: started because the previous tick of this function crashed, so
+        it waits for the dead holder's lease to run out even with ``drain`` polling."""
         entry = self.stores.configs.get_connector(name)
         if entry is None:
             return self._skip(TickResult(name, task_id, "missing", error=f"connector {name!r} does not exist"))
@@ -79,86 +117,82 @@ class SourceRunner:
         task_config = self.stores.configs.get_task_config(name, task_id)
         if task_config is None:
             return self._skip(TickResult(name, task_id, "unassigned"))
-        lease = self.stores.leases.claim(name, task_id, self.owner, self.lease_ttl_s)
+        try:
+            connector = self.tasks.connector(name, entry.version, entry.config)
+        except Exception as exc:  # noqa: BLE001 - an invalid stored config fails the task, visibly
+            return self._failed(TickResult(name, task_id, "failed"), exc)
+        continuous = getattr(connector.config, "polling", "drain") == "continuous"
+        keeper = LeaseKeeper(self.stores.leases, name, task_id, self.owner, self.timings, remaining_ms,
+                             clock=self.clock, sleep=self.sleep)
+        lease = keeper.acquire(wait=continuous or recovery)
         if lease is None:
             return self._skip(TickResult(name, task_id, "busy"))
 
         result = TickResult(name, task_id, "ran", epoch=lease.epoch)
-        publisher: Publisher | None = None
+        self._note_takeover(lease, result)
         try:
-            connector = self.tasks.connector(name, entry.version, entry.config)
             if connector.kind != "source":
                 raise TargetError(f"connector {name!r} is a {connector.kind} connector; only sources are polled")
             context = TaskContext(name, task_id, lease.epoch, remaining_ms)
             task = self.tasks.task(connector, entry.version, task_id, task_config, context)
             assert isinstance(task, SourceTask)
             publisher = self._publisher(connector, entry.version, task_id, context)
-            lease = self._run(connector, task, publisher, lease, remaining_ms, result)
-            self.stores.status.put_task_status(name, task_id, State.RUNNING, worker_id=self.owner)
+            tick = _Tick(self, connector, task, publisher, keeper, entry, continuous, result)
+            view = tick.run()
+            keeper.release()  # the successor need not wait for the chores below
+            publisher.finish(task, view)
+            progress = self._report(task, publisher, view)
+            if result.stopped in ("drained", "deadline", "handover", "reconfigured"):
+                self.stores.status.put_task_status(name, task_id, State.RUNNING, worker_id=self.owner,
+                                                   progress=progress)
             changed = task.needs_reconfiguration()
             if changed and self.request_reconfiguration is not None:
                 logger.info("partitions changed: re-splitting", extra={"connector": name, "fingerprint": changed})
                 self.request_reconfiguration(name, changed)
                 result.reconfiguration_requested = True
-        except StaleEpochError as exc:
+        except (StaleEpochError, LeaseLostError) as exc:
             # Another invocation claimed the task after our lease expired: it owns the offsets now.
             result.outcome, result.error = "fenced", str(exc)
             self.tasks.evict(name, task_id)
             logger.warning("tick fenced", extra={"connector": name, "task": task_id, "error": str(exc)})
         except Exception as exc:  # noqa: BLE001 - a failed tick is reported, never half-committed
-            result.outcome, result.error = "failed", f"{type(exc).__name__}: {exc}"
             self.tasks.evict(name, task_id)
-            self.stores.status.put_task_status(name, task_id, State.FAILED, trace=traceback.format_exc(),
-                                               worker_id=self.owner)
-            logger.exception("tick failed", extra={"connector": name, "task": task_id})
+            self._failed(result, exc)
         finally:
-            self.stores.leases.release(lease)
+            keeper.release()
         return result
 
     # -- internals -------------------------------------------------------------------------------
 
-    def _run(self, connector: Connector[Any], task: SourceTask[Any], publisher: Publisher, lease: TaskLease,
-             remaining_ms: Callable[[], int], result: TickResult) -> TaskLease:
-        """Poll/publish/commit until drained or out of time; returns the (possibly renewed) lease."""
-        name, task_id, epoch = connector.config.name, task.context.task_id, lease.epoch
-        pipeline = SourcePipeline(connector.config, task_id, clock=self.clock)
-        dead_letters = dead_letters_for(connector.config.errors.dead_letter_queue)
-        offsets = self.stores.offsets.read(name, task.partitions())
-        view = offsets.copy()  # committed, then advanced as this tick commits
-        renew_at = self.clock() + self.lease_ttl_s / 2
-        while remaining_ms() > self.safety_margin_ms:
-            started = time.perf_counter()
-            records = task.poll(view)
-            rejected, task.rejected = task.rejected, []
-            if not records and not rejected:
-                result.drained = True
-                break
-            batch = pipeline.process(records)
-            for error, message in rejected:
-                pipeline.reject(error, message, batch)
-            publisher.publish(batch.messages)
-            if batch.dead_letters:
-                result.dead_lettered += dead_letters.send(batch.dead_letters)
-            self.stores.offsets.commit(name, batch.offsets, task=task_id, epoch=epoch, order=task.offset_order)
-            task.commit(records)
-            for partition, offset in batch.offsets.pairs():
-                view.set(partition, offset)
-            result.batches += 1
-            result.records += batch.records_in
-            result.published += len(batch.messages)
-            self.telemetry.count(m.RECORDS_POLLED, batch.records_in)
-            self.telemetry.count(m.RECORDS_PUBLISHED, len(batch.messages))
-            if batch.dead_letters:
-                self.telemetry.count(m.RECORDS_DEAD_LETTERED, len(batch.dead_letters))
-            self.telemetry.timing_ms(m.BATCH_LATENCY, (time.perf_counter() - started) * 1000)
-            if self.clock() >= renew_at:
-                lease = self.stores.leases.renew(lease, self.lease_ttl_s)
-                renew_at = self.clock() + self.lease_ttl_s / 2
-        publisher.finish(task, view)
+    def _note_takeover(self, lease: TaskLease, result: TickResult) -> None:
+        """How the task came to us and how long nobody polled it (handover and takeover only: after
+        a released lease with nobody waiting, the gap is just the schedule)."""
+        previous = lease.previous
+        if previous is None or previous.owner == self.owner:
+            result.took_over = "start"
+            return
+        if previous.released:
+            result.took_over = "handover" if previous.handover_requested_by == self.owner else "start"
+        else:
+            result.took_over = "takeover"
+        ended = previous.ended_at()
+        if result.took_over != "start" and ended is not None:
+            result.gap_ms = max(0.0, (self.clock() - ended) * 1000)
+            self.telemetry.timing_ms(m.HANDOVER_GAP, result.gap_ms)
+            logger.info("task taken over", extra={"connector": lease.connector, "task": lease.task,
+                                                  "how": result.took_over, "gap_ms": round(result.gap_ms, 1),
+                                                  "previous_owner": previous.owner})
+
+    def _report(self, task: SourceTask[Any], publisher: Publisher, view: OffsetMap) -> dict[str, float]:
+        """Measure the lag (records not yet polled; the publisher's own, e.g. the Replicator's
+        seconds) and count it."""
+        progress: dict[str, float] = {}
         lag = task.lag(view)
         if lag is not None:
+            progress["lag_messages"] = lag
             self.telemetry.count(m.SOURCE_LAG, lag)
-        return lease
+        progress.update(publisher.report(task, view))
+        return progress
 
     def _publisher(self, connector: Connector[Any], version: int, task_id: int,
                    context: TaskContext) -> Publisher:
@@ -178,7 +212,130 @@ class SourceRunner:
         pipeline = SinkPipeline(sink_connector.config, sink_task, task_id, clock=self.clock)
         return DirectPublisher(pipeline, dead_letters_for(sink_connector.config.errors.dead_letter_queue))
 
+    def _failed(self, result: TickResult, exc: Exception) -> TickResult:
+        result.outcome, result.error = "failed", f"{type(exc).__name__}: {exc}"
+        self.stores.status.put_task_status(result.connector, result.task, State.FAILED,
+                                           trace=traceback.format_exc(), worker_id=self.owner)
+        logger.exception("tick failed", extra={"connector": result.connector, "task": result.task})
+        return result
+
     def _skip(self, result: TickResult) -> TickResult:
         self.telemetry.count(m.TICKS_SKIPPED, 1)
         logger.info("tick skipped", extra=result.to_dict())
         return result
+
+
+class _Tick:
+    """The poll/publish/commit loop of one tick, with its housekeeping: renewing the lease,
+    noticing a successor, a pause or a new config, and reporting lag."""
+
+    def __init__(self, runner: SourceRunner, connector: Connector[Any], task: SourceTask[Any],
+                 publisher: Publisher, keeper: LeaseKeeper, entry: ConnectorEntry, continuous: bool,
+                 result: TickResult) -> None:
+        self.runner, self.connector, self.task, self.publisher = runner, connector, task, publisher
+        self.keeper, self.entry, self.continuous, self.result = keeper, entry, continuous, result
+        self.timings = runner.timings
+        self.clock = runner.clock
+        self.telemetry = runner.telemetry
+        self.name = connector.config.name
+        self.pipeline = SourcePipeline(connector.config, task.context.task_id, clock=self.clock)
+        self.dead_letters = dead_letters_for(connector.config.errors.dead_letter_queue)
+        self.pending = _Pending()
+        self.report_at = self.clock() + self.timings.report_interval_s
+
+    def run(self) -> OffsetMap:
+        """Poll until a reason to stop (``result.stopped``); returns the offsets as committed."""
+        offsets = self.runner.stores.offsets.read(self.name, self.task.partitions())
+        view = offsets.copy()  # committed, then advanced as this tick publishes
+        self.result.stopped = self._loop(view)
+        self._commit()
+        return view
+
+    def _loop(self, view: OffsetMap) -> str:
+        while True:
+            if self._time_left_s() <= 0:
+                return "deadline"
+            if self.keeper.renew_due():
+                reason = self._housekeeping()
+                if reason:
+                    return reason
+            if self.continuous and self.clock() >= self.report_at:
+                self._report(view)
+            started = time.perf_counter()
+            records = self.task.poll(view)
+            rejected, self.task.rejected = self.task.rejected, []
+            if not records and not rejected:
+                if not self.continuous:
+                    self.result.drained = True
+                    return "drained"
+                self._commit()  # idle: nothing to gain by holding the offsets back
+                self.task.wait(view, self._idle_wait_s())
+                continue
+            self._deliver(records, rejected, view)
+            self.telemetry.timing_ms(m.BATCH_LATENCY, (time.perf_counter() - started) * 1000)
+            if not self.continuous or self.clock() - (self.pending.since or 0) >= self.timings.commit_interval_s:
+                self._commit()
+
+    def _deliver(self, records: list[ConnectRecord], rejected: list[Any], view: OffsetMap) -> None:
+        batch = self.pipeline.process(records)
+        for error, message in rejected:
+            self.pipeline.reject(error, message, batch)
+        self.publisher.publish(batch.messages)
+        if batch.dead_letters:
+            self.result.dead_lettered += self.dead_letters.send(batch.dead_letters)
+            self.telemetry.count(m.RECORDS_DEAD_LETTERED, len(batch.dead_letters))
+        self.pending.add(batch.offsets, records, self.clock())
+        for partition, offset in batch.offsets.pairs():
+            view.set(partition, offset)
+        self.result.batches += 1
+        self.result.records += batch.records_in
+        self.result.published += len(batch.messages)
+        self.telemetry.count(m.RECORDS_POLLED, batch.records_in)
+        self.telemetry.count(m.RECORDS_PUBLISHED, len(batch.messages))
+
+    def _commit(self) -> None:
+        """Commit what was published, fenced by the epoch; then let the task acknowledge it."""
+        if not self.pending:
+            return
+        pending, self.pending = self.pending, _Pending()
+        self.publisher.before_commit()
+        assert self.keeper.lease is not None
+        self.runner.stores.offsets.commit(self.name, pending.offsets, task=self.task.context.task_id,
+                                          epoch=self.keeper.lease.epoch, order=self.task.offset_order)
+        self.task.commit(pending.records)
+        self.result.commits += 1
+
+    def _housekeeping(self) -> str | None:
+        """Renew the lease; a reason to stop when a successor asked for it or the connector changed."""
+        lease = self.keeper.renew()
+        if lease.handover_requested:
+            logger.info("handing the task over", extra={"connector": self.name, "task": lease.task,
+                                                        "successor": lease.handover_requested_by})
+            return "handover"
+        if not self.continuous:
+            return None
+        entry = self.runner.stores.configs.get_connector(self.name)
+        if entry is None:
+            return "deleted"
+        if entry.target_state is not TargetState.RUNNING:
+            state = State.PAUSED if entry.target_state is TargetState.PAUSED else State.STOPPED
+            self.runner.stores.status.put_task_status(self.name, lease.task, state, worker_id=self.runner.owner)
+            return entry.target_state.value.lower()
+        if (entry.version, entry.task_generation) != (self.entry.version, self.entry.task_generation):
+            return "reconfigured"  # the next tick starts with the new config
+        return None
+
+    def _report(self, view: OffsetMap) -> None:
+        self.report_at = self.clock() + self.timings.report_interval_s
+        progress = self.runner._report(self.task, self.publisher, view)
+        self.runner.stores.status.put_task_status(self.name, self.task.context.task_id, State.RUNNING,
+                                                  worker_id=self.runner.owner, progress=progress)
+        self.telemetry.flush()
+
+    def _idle_wait_s(self) -> float:
+        interval = self.connector.config.poll_interval_ms / 1000
+        return max(0.0, min(interval, self.keeper.seconds_to_renewal(), self._time_left_s(),
+                            max(0.0, self.report_at - self.clock())))
+
+    def _time_left_s(self) -> float:
+        return self.keeper.remaining_ms() / 1000 - self.timings.safety_margin_s

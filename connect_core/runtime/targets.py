@@ -29,8 +29,17 @@ class Publisher(ABC):
     @abstractmethod
     def publish(self, messages: list[Message]) -> None: ...
 
+    def before_commit(self) -> None:
+        """Write what must be stored before the offsets of what was published are committed (the
+        Replicator's offset syncs)."""
+
+    def report(self, task: Any, offsets: Any) -> dict[str, float]:
+        """Measurements for the task status and metrics (the Replicator's lag in seconds); taken
+        every few seconds with continuous polling, and at the end of every tick."""
+        return {}
+
     def finish(self, task: Any, offsets: Any) -> None:
-        """Once per tick, after the last commit (heartbeats, checkpoints)."""
+        """Once per tick, after the last commit and the release of the lease (heartbeats, checkpoints)."""
 
 
 class SqsPublisher(Publisher):

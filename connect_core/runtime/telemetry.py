@@ -34,6 +34,17 @@ class Telemetry:
     def timing_ms(self, name: str, value: float) -> None:
         self.count(name, value, unit="Milliseconds")
 
+    def flush(self) -> None:
+        """Emit what was counted so far now (a long tick reports as it goes, not only at its end);
+        the ``Connector`` dimension stays for what follows."""
+        flush = getattr(self._metrics, "flush_metrics", None)
+        if flush is None or not getattr(self._metrics, "metric_set", None):
+            return
+        flush(raise_on_empty_metrics=False)
+        add_dimension = getattr(self._metrics, "add_dimension", None)
+        if self.connector is not None and add_dimension is not None:
+            add_dimension(name="Connector", value=self.connector)
+
 
 # Metric names, one place for dashboards and alarms to agree on.
 RECORDS_POLLED = "RecordsPolled"
@@ -45,6 +56,8 @@ RECORDS_DROPPED = "RecordsDropped"
 BATCH_LATENCY = "BatchLatency"
 SOURCE_LAG = "SourceLagRecords"
 TICKS_SKIPPED = "TicksSkipped"
+#: How long a task went unpolled when a tick took it over from another (handover or crash).
+HANDOVER_GAP = "HandoverGapMs"
 # the Replicator's
 RECORDS_REPLICATED = "RecordsReplicated"
 REPLICATION_LAG_SECONDS = "ReplicationLagSeconds"

@@ -26,8 +26,8 @@ if TYPE_CHECKING:
                          reconfigure_commit_event, reconfigure_prepare_event, redelivered, scheduler_event,
                          sqs_event, sqs_record)
     from .queues import dead_letters, deploy, drain, lambda_event, play_queue, receive_event
-    from .harness import (CommitFailsOnce, FixedQueuePolicies, HarnessError, PollBudget, SinkHarness,
-                          SourceHarness, record_identity)
+    from .harness import (CommitFailsOnce, FixedQueuePolicies, HarnessError, PollBudget, PolledTasks,
+                          SinkHarness, SourceHarness, record_identity)
     from .suites import ConnectorSuite, InvalidCase, SinkConnectorSuite, SourceConnectorSuite
 
 _EXPORTS = {
@@ -38,8 +38,8 @@ _EXPORTS = {
         "md5_of_message_attributes", "reconfigure_abort_event", "reconfigure_commit_event",
         "reconfigure_prepare_event", "redelivered", "scheduler_event", "sqs_event", "sqs_record")},
     **{name: "harness" for name in (
-        "CommitFailsOnce", "FixedQueuePolicies", "HarnessError", "PollBudget", "SinkHarness", "SourceHarness",
-        "record_identity")},
+        "CommitFailsOnce", "FixedQueuePolicies", "HarnessError", "PollBudget", "PolledTasks", "SinkHarness",
+        "SourceHarness", "record_identity")},
     **{name: "queues" for name in (
         "dead_letters", "deploy", "drain", "lambda_event", "play_queue", "receive_event")},
     **{name: "suites" for name in ("ConnectorSuite", "InvalidCase", "SinkConnectorSuite", "SourceConnectorSuite")},

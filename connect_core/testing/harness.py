@@ -14,6 +14,7 @@ import json
 from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
+from ..api.connector import SourceTask
 from ..api.record import ConnectRecord, OffsetMap, Partition, partition_key
 from ..config import validate_config
 from ..runtime.sink_runner import QueuePolicies, QueuePolicy, SinkBatchResult, SinkRunner
@@ -36,18 +37,42 @@ class HarnessError(AssertionError):
 class PollBudget:
     """A tick's remaining Lambda time that runs out after ``polls`` polls.
 
-    The source runner checks the remaining time once before each poll; this answers "plenty" that
-    many times and then "none", so where a tick stops does not depend on how fast it runs.
+    It answers "plenty" until the tasks it counts (``PolledTasks``) have polled that many times,
+    then "none": where a tick stops depends neither on how fast it runs nor on how often the runner
+    looks at the clock.
     """
 
     def __init__(self, polls: int) -> None:
         self.left = polls
 
     def __call__(self) -> int:
-        if self.left <= 0:
-            return 0
+        return _AMPLE_MS if self.left > 0 else 0
+
+    def polled(self) -> None:
         self.left -= 1
-        return _AMPLE_MS
+
+
+class PolledTasks(TaskCache):
+    """Started tasks whose polls count against ``budget``: pass it to the runner with the budget as
+    the remaining time (``SourceRunner(stores, tasks=tasks).tick(name, 0, tasks.budget)``)."""
+
+    def __init__(self, budget: PollBudget | None = None) -> None:
+        super().__init__()
+        self.budget = budget
+
+    def task(self, connector: Any, version: int, task_id: int, task_config: dict[str, Any],
+             context: Any) -> Any:
+        task = super().task(connector, version, task_id, task_config, context)
+        if isinstance(task, SourceTask) and not getattr(task, "_polls_counted", False):
+            poll = task.poll
+
+            def counted(offsets: OffsetMap) -> list[ConnectRecord]:
+                if self.budget is not None:
+                    self.budget.polled()
+                return poll(offsets)
+
+            task.poll, task._polls_counted = counted, True
+        return task
 
 
 def record_identity(record: ConnectRecord) -> tuple[str, str]:
@@ -87,7 +112,7 @@ class SourceHarness:
         self.stores = stores or Stores.in_memory()
         self.max_polls = max_polls
         self.task_configs: list[dict[str, Any]] = []
-        self._tasks = TaskCache()
+        self._tasks = PolledTasks()
 
     # --- running -------------------------------------------------------------------------------
 
@@ -108,8 +133,9 @@ class SourceHarness:
 
     def tick(self, task: int = 0, *, polls: int | None = None) -> TickResult:
         """One scheduled tick of ``task``; with ``polls`` its Lambda time runs out after that many polls."""
+        budget = self._tasks.budget = PollBudget(self.max_polls if polls is None else polls)
         runner = SourceRunner(self.stores, owner=f"harness-{next(_owners)}", tasks=self._tasks)
-        return runner.tick(self.name, task, PollBudget(self.max_polls if polls is None else polls))
+        return runner.tick(self.name, task, budget)
 
     def drain(self) -> list[TickResult]:
         """Tick every task until its source is drained; raises HarnessError when a tick fails or
@@ -239,7 +265,7 @@ class SinkHarness:
         self.name = self.connector.config.name
         self.stores = stores or Stores.in_memory()
         self.policies = FixedQueuePolicies(QueuePolicy(dead_letter_arn, max_receive_count))
-        self._tasks = TaskCache()
+        self._tasks = PolledTasks()
         deploy(self.stores, raw, json.loads(json.dumps(self.connector.task_configs(1)[:1])))
 
     def event(self, items: Iterable[SqsItem], *, receive_count: int = 1) -> dict[str, Any]:

@@ -4,7 +4,6 @@ into a file-sink in the same invocation; and the file-sink's text lines."""
 from __future__ import annotations
 
 import base64
-import itertools
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from connect_core.runtime.source_runner import SourceRunner
 from connect_core.runtime.tasks import TaskCache
 from connect_core.runtime.telemetry import Telemetry
 from connect_core.storage import State
-from connect_core.testing import CommitFailsOnce, dead_letters, deploy
+from connect_core.testing import CommitFailsOnce, PollBudget, PolledTasks, dead_letters, deploy
 
 pytestmark = pytest.mark.integration
 
@@ -36,9 +35,9 @@ def test_ticks_resume_exactly_where_the_last_commit_left_off(stores, clock, tmp_
     source, out = tmp_path / "in.log", tmp_path / "out.log"
     source.write_text("".join(f"line {i}\n" for i in range(30)))
     deploy(stores, copy_config(source, out, batch_size=10))
-    budget = itertools.chain([60_000, 60_000], itertools.repeat(5_000))  # time for two polls only
+    tasks = PolledTasks(PollBudget(2))  # time for two polls only
 
-    first = SourceRunner(stores, owner="t1", clock=clock).tick("copy", 0, lambda: next(budget))
+    first = SourceRunner(stores, owner="t1", clock=clock, tasks=tasks).tick("copy", 0, tasks.budget)
     with source.open("a") as fh:
         fh.write("line 30\nline 31\nhalf a li")
     second = SourceRunner(stores, owner="t2", clock=clock).tick("copy", 0, FOREVER)

@@ -50,6 +50,30 @@ def test_scheduler_tick_event_runs_the_task_and_reports_emf_metrics(deployment, 
     assert emf[-1]["Connector"] == "demo-source"
 
 
+def test_the_on_failure_record_of_a_crashed_tick_starts_a_recovery_tick_that_takes_the_task_over(deployment):
+    stores = deployment["stores"]
+    config = {"name": "demo-source", "connector": "datagen-source", "partitions": 1, "records": 3,
+              "target": {"type": "sqs", "queue_url": deployment["queue_url"]}}
+    stores.configs.put_connector("demo-source", config)
+    stores.configs.put_task_configs("demo-source", [{"partitions": [0]}], generation=1)
+    crashed = stores.leases.claim("demo-source", 0, "0c3a7f41-5d2e-4b57-9e84-2f6b1d8a90c3", 1.0)  # never renewed
+
+    result = load_handler("source_poller")(load_event("lambda_on_failure_tick"), context())
+
+    assert (result["outcome"], result["published"], result["recovery"]) == ("ran", 3, 1)
+    assert (result["took_over"], result["epoch"]) == ("takeover", crashed.epoch + 1)
+
+
+def test_recovery_ticks_that_keep_crashing_give_up_to_the_schedule(deployment):
+    record = load_event("lambda_on_failure_tick")
+    for _ in range(3):  # the record of a crashed recovery tick holds the record of the tick before it
+        record = {**load_event("lambda_on_failure_tick"), "requestPayload": record}
+
+    result = load_handler("source_poller")(record, context())
+
+    assert (result["outcome"], result["recovery"]) == ("gave-up", 4)
+
+
 def test_sqs_event_with_a_poison_message_fails_only_that_message(deployment, capsys):
     stores = deployment["stores"]
     event = load_event("sqs_batch", source_arn=deployment["queue_arn"])

@@ -6,7 +6,6 @@ sink runner, delete what it did not report as failed (the local runtime does the
 
 from __future__ import annotations
 
-import itertools
 import json
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from connect_core.errors import StaleEpochError
 from connect_core.runtime.sink_runner import SinkRunner
 from connect_core.runtime.source_runner import SourceRunner
 from connect_core.storage import State, Stores, TargetState
-from connect_core.testing import dead_letters as drain_dead_letters, play_queue
+from connect_core.testing import PollBudget, PolledTasks, dead_letters as drain_dead_letters, play_queue
 
 pytestmark = pytest.mark.integration
 
@@ -85,13 +84,13 @@ def test_a_tick_polls_publishes_and_commits_and_the_sink_receives_every_record(s
 def test_ticks_stop_at_the_safety_margin_and_resume_where_they_stopped(stores, queues, tmp_path, clock):
     deploy(stores, source_config(queues), [{"partitions": [0, 1]}])
     deploy(stores, sink_config(queues, tmp_path / "out.jsonl"), [{}])
-    budget = itertools.chain([60_000, 60_000], itertools.repeat(5_000))  # time for two polls only
+    tasks = PolledTasks(PollBudget(2))  # time for two polls only
 
-    first = SourceRunner(stores, owner="t1", clock=clock).tick("gen", 0, lambda: next(budget))
+    first = SourceRunner(stores, owner="t1", clock=clock, tasks=tasks).tick("gen", 0, tasks.budget)
     rest = SourceRunner(stores, owner="t2", clock=clock).tick("gen", 0, FOREVER)
     deliver(queues, SinkRunner(stores, clock=clock))
 
-    assert (first.batches, first.records, first.drained) == (2, 20, False)
+    assert (first.batches, first.records, first.drained, first.stopped) == (2, 20, False, "deadline")
     assert rest.records == 30
     assert sorted(written(tmp_path / "out.jsonl")) == EVERY_RECORD
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import decimal
-import itertools
 import json
 import uuid
 
@@ -18,7 +17,7 @@ from connect_core.config import validate_config
 from connect_core.convert import JsonConverter, JsonConverterConfig
 from connect_core.runtime.source_runner import SourceRunner
 from connect_core.storage import State
-from connect_core.testing import deploy, drain
+from connect_core.testing import PollBudget, PolledTasks, deploy, drain
 from jdbc_support import FOREVER, published
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
@@ -30,8 +29,11 @@ def source(connection, queues, **overrides):
             "target": {"type": "sqs", "queue_url": queues["url"]}, **overrides}
 
 
-def tick(stores, name, task=0, remaining=FOREVER):
-    return SourceRunner(stores, owner=f"tick-{uuid.uuid4().hex[:4]}").tick(name, task, remaining)
+def tick(stores, name, task=0, polls: int | None = None):
+    """A tick; with ``polls`` its Lambda time runs out after that many polls."""
+    tasks = PolledTasks(PollBudget(polls)) if polls is not None else None
+    remaining = tasks.budget if tasks is not None else FOREVER
+    return SourceRunner(stores, owner=f"tick-{uuid.uuid4().hex[:4]}", tasks=tasks).tick(name, task, remaining)
 
 
 @pytest.fixture
@@ -74,9 +76,7 @@ def test_a_tick_cut_short_resumes_exactly_where_its_committed_offset_is(stores, 
     orders(*[f"item-{n}" for n in range(1, 31)])
     config = source(connection, queues, batch_size=7)
     deploy(stores, config)
-    budget = itertools.chain([60_000, 60_000], itertools.repeat(5_000))  # time for two polls only
-
-    first = tick(stores, config["name"], remaining=lambda: next(budget))
+    first = tick(stores, config["name"], polls=2)
     committed = stores.offsets.read_all(config["name"]).by_key()
     rest = tick(stores, config["name"])
 

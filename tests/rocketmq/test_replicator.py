@@ -31,8 +31,10 @@ def unique(prefix: str) -> str:
 
 
 def replicator_config(a, b, topic: str, **overrides) -> dict:
+    """A one-task replicator whose ticks end once the source is caught up (``polling: drain``): these
+    tests look at what one tick did. Continuous polling has its tests in test_continuous_replication."""
     return {"name": unique("repl"), "connector": "rocketmq-replicator", "topics": [topic], "max_tasks": 1,
-            "source_cluster": {"name": "A", "namesrv_addr": a.namesrv_addr},
+            "polling": "drain", "source_cluster": {"name": "A", "namesrv_addr": a.namesrv_addr},
             "target_cluster": {"name": "B", "namesrv_addr": b.namesrv_addr}, **overrides}
 
 
