@@ -177,6 +177,12 @@ class AdminApi:
     def get_connector_status(self, request: Request) -> Response:
         return _ok(views.connector_status(self.stores, self._entry(request)))
 
+    def get_replication(self, request: Request) -> Response:
+        entry = self._entry(request)
+        if entry.config.get("connector") != "rocketmq-replicator":
+            raise NotFound(f"Connector {entry.name} is not a replicator (rocketmq-replicator)")
+        return _ok(views.replication(self.stores, entry))
+
     def get_task_configs(self, request: Request) -> Response:
         infos = views.task_infos(self.stores, self._entry(request))
         return Response(200, [info.model_dump(mode="json") for info in infos])
@@ -272,7 +278,8 @@ class AdminApi:
         return Response(200, [d.model_dump(mode="json") for d in plugins.config_definitions(short, cls)])
 
     def validate_config(self, request: Request) -> Response:
-        return _ok(plugins.validate_plugin_config(request.params["plugin"], request.json()))
+        return _ok(plugins.validate_plugin_config(request.params["plugin"], request.json(),
+                                                  validate=self.controller.validate))
 
     # -- internals ----------------------------------------------------------------------------------
 

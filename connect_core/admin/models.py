@@ -69,6 +69,39 @@ class TaskState(_Body):
                                        "its first run, 'admin-api' when this API restarted it.")
     trace: str | None = Field(None, exclude_if=lambda v: v is None,
                               description="The error, when the state is FAILED (absent otherwise).")
+    lag: "TaskLag | None" = Field(None, exclude_if=lambda v: v is None,
+                                  description="What the running task last measured (absent before it did).")
+
+
+class TaskLag(_Body):
+    """A source task's lag, as its tick last measured it (every few seconds with continuous polling)."""
+
+    messages: int | None = Field(None, description="Records at the source not yet read.")
+    seconds: float | None = Field(None, description="Replicators: age of the oldest source message the "
+                                                    "target has not acknowledged yet (0 when caught up).")
+    measured_at: float | None = Field(None, description="When, in epoch seconds.")
+
+
+class QueueWatermark(_Body):
+    """The verified watermark of one source queue: the highest source offset the target cluster
+    acknowledged, and where that message landed."""
+
+    partition: dict[str, Any] = Field(description="The source queue: cluster, broker, topic, queue.")
+    source_offset: int = Field(description="Highest source offset acknowledged by the target.")
+    born_timestamp: int | None = Field(None, description="That message's born time (epoch ms).")
+    store_timestamp: int | None = Field(None, description="Its store time on the source (epoch ms).")
+    target: list[Any] = Field(description="The target queue: [broker, topic, queue id].")
+    target_offset: int = Field(description="Where it landed on the target queue.")
+    acked_at: float = Field(description="When the target acknowledged it (epoch seconds).")
+
+
+class ReplicationInfo(_Body):
+    """``GET /connectors/{name}/replication``: how far a replicator has verifiably copied each source
+    queue, and each task's lag."""
+
+    name: str
+    queues: list[QueueWatermark]
+    tasks: list[TaskState]
 
 
 class ConnectorStateInfo(_Body):

@@ -7,7 +7,7 @@ import functools
 import json
 import re
 import typing
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from pydantic import BaseModel, TypeAdapter
 
@@ -178,9 +178,11 @@ def _recommended(prop: Mapping[str, Any], key: str) -> list[Any]:
 _TOP_KEY = re.compile(r"^([^.\[]*)")
 
 
-def validate_plugin_config(path_type: str, raw: Any) -> ConfigInfos:
+def validate_plugin_config(path_type: str, raw: Any,
+                           validate: Callable[[Mapping[str, Any]], Any] = validate_config) -> ConfigInfos:
     """Validate ``raw`` against plugin ``path_type`` (404 when unknown): every key of the plugin
-    with its value and errors, plus any unknown key given."""
+    with its value and errors, plus any unknown key given. ``validate``: what creating it would
+    check (the controller adds whether this stack can run it)."""
     if not isinstance(raw, Mapping):
         raise BadRequest("the request body must be a JSON object holding the connector config")
     short, cls = find_plugin(path_type)
@@ -193,7 +195,7 @@ def validate_plugin_config(path_type: str, raw: Any) -> ConfigInfos:
 
     errors: list[FieldError] = []
     try:
-        validate_config(config)
+        validate(config)
     except ConfigError as exc:
         errors = exc.errors
     by_key: dict[str, list[str]] = {}

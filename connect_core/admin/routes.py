@@ -19,6 +19,7 @@ from .models import (
     ErrorMessage,
     Message,
     PluginInfo,
+    ReplicationInfo,
     ServerInfo,
     TaskInfo,
     TaskState,
@@ -99,6 +100,13 @@ ROUTES: tuple[Route, ...] = (
           {202: ("Resumed", None), **_errors(404)}),
     Route("PUT", "/connectors/{name}/stop", "stop_connector", "Stop a connector (its offsets can then change)",
           {204: ("Stopped: no task runs; the config and offsets stay", None), **_errors(404)}),
+    Route("GET", "/connectors/{name}/replication", "get_replication", "A replicator's verified watermarks and lag",
+          {200: ("Per source queue, the highest offset the target cluster acknowledged (with that message's "
+                 "born time and where it landed); per task, the lag it last measured", ReplicationInfo),
+           **_errors(404)},
+          description="Only for rocketmq-replicator connectors. The watermarks move as batches are "
+                      "acknowledged (stored with the offset syncs, before the offsets are committed); "
+                      "see docs/rocketmq.md."),
     Route("GET", "/connectors/{name}/offsets", "get_offsets", "A connector's committed offsets",
           {200: ("Source offsets by partition (a sink reads SQS, which has none: an empty list)",
                  ConnectorOffsets), **_errors(404)}),

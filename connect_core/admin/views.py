@@ -14,7 +14,8 @@ from typing import Any
 from ..registry import load_connector_class
 from ..errors import ConnectError
 from ..storage import ConnectorEntry, State, StatusEntry, Stores, TargetState
-from .models import ConnectorInfo, ConnectorState, ConnectorStateInfo, ConnectorType, TaskId, TaskInfo, TaskState
+from .models import (ConnectorInfo, ConnectorState, ConnectorStateInfo, ConnectorType, QueueWatermark,
+                     ReplicationInfo, TaskId, TaskInfo, TaskLag, TaskState)
 
 _PAUSABLE = {State.RUNNING, State.UNASSIGNED, State.RESTARTING}
 #: Who a state is attributed to when its report names no worker: connector states come from the
@@ -29,6 +30,27 @@ def connector_type(config: dict[str, Any]) -> ConnectorType:
         return load_connector_class(str(config.get("connector", ""))).kind
     except (ConnectError, ImportError, ValueError):
         return "unknown"
+
+
+def _lag(report: StatusEntry) -> TaskLag | None:
+    progress = report.progress
+    if not progress:
+        return None
+    return TaskLag(messages=progress.get("lag_messages"), seconds=progress.get("lag_seconds"),
+                   measured_at=report.updated_at)
+
+
+def replication(stores: Stores, entry: ConnectorEntry) -> ReplicationInfo:
+    """The verified watermark of each source queue (stored with the offset syncs as the target
+    acknowledges batches) and each task's lag."""
+    from ..connectors.replicator import sync_namespace
+
+    queues = [QueueWatermark(partition=partition, **syncs["watermark"])
+              for partition, syncs in stores.offsets.read_all(sync_namespace(entry.name)).pairs()
+              if "watermark" in syncs]
+    queues.sort(key=lambda q: (str(q.partition.get("topic")), str(q.partition.get("broker")),
+                               int(q.partition.get("queue", 0))))
+    return ReplicationInfo(name=entry.name, queues=queues, tasks=connector_status(stores, entry).tasks)
 
 
 def task_count(stores: Stores, entry: ConnectorEntry) -> int:
@@ -78,7 +100,8 @@ def connector_status(stores: Stores, entry: ConnectorEntry, count: int | None = 
         elif target is TargetState.RUNNING and task_state in _STALE_AFTER_RESUME:
             task_state = State.UNASSIGNED
         tasks.append(TaskState(id=task, state=task_state.value, worker_id=report.worker_id or NO_WORKER,
-                               trace=report.trace if task_state is State.FAILED else None))
+                               trace=report.trace if task_state is State.FAILED else None,
+                               lag=_lag(report)))
     return ConnectorStateInfo(
         name=entry.name,
         connector=ConnectorState(state=state.value, worker_id=connector.worker_id or CONNECTOR_WORKER,

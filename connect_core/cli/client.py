@@ -90,6 +90,9 @@ class ConnectClient:
     def connector_status(self, name: str) -> Any:
         return self.request("GET", path_of("connectors", name, "status"))
 
+    def replication(self, name: str) -> Any:
+        return self.request("GET", path_of("connectors", name, "replication"))
+
     def task_configs(self, name: str) -> Any:
         return self.request("GET", path_of("connectors", name, "tasks"))
 

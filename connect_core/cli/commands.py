@@ -156,11 +156,46 @@ def _status_text(status: dict[str, Any], full_trace: bool) -> str:
 
 
 def _tasks_text(tasks: list[dict[str, Any]], full_trace: bool) -> str:
-    rows = [[t.get("id"), t.get("state"), t.get("worker_id"), trace_summary(t.get("trace"))] for t in tasks]
-    parts = [table(["TASK", "STATE", "WORKER", "TRACE"], rows)]
+    if any(t.get("lag") for t in tasks):  # source tasks that measured their lag
+        rows = [[t.get("id"), t.get("state"), *_lag_cells(t.get("lag")), t.get("worker_id"),
+                 trace_summary(t.get("trace"))] for t in tasks]
+        parts = [table(["TASK", "STATE", "MSGS_BEHIND", "SECONDS_BEHIND", "WORKER", "TRACE"], rows)]
+    else:
+        rows = [[t.get("id"), t.get("state"), t.get("worker_id"), trace_summary(t.get("trace"))] for t in tasks]
+        parts = [table(["TASK", "STATE", "WORKER", "TRACE"], rows)]
     if full_trace:
         parts += [f"task {t.get('id')} trace:\n{t['trace'].rstrip()}" for t in tasks if t.get("trace")]
     return "\n\n".join(parts)
+
+
+def _lag_cells(lag: dict[str, Any] | None) -> list[Any]:
+    lag = lag or {}
+    seconds = lag.get("seconds")
+    return [lag.get("messages"), None if seconds is None else f"{seconds:.3f}"]
+
+
+def _replication(client: ConnectClient, args: argparse.Namespace, console: Console) -> int:
+    body = client.replication(args.name)
+
+    def human() -> str:
+        rows = [[f"{q['partition'].get('topic')}/{q['partition'].get('broker')}/{q['partition'].get('queue')}",
+                 q.get("source_offset"), _ms_iso(q.get("born_timestamp")),
+                 "/".join(str(part) for part in q.get("target") or []), q.get("target_offset")]
+                for q in body.get("queues") or []]
+        queues = table(["SOURCE QUEUE", "VERIFIED OFFSET", "BORN", "TARGET QUEUE", "TARGET OFFSET"], rows) \
+            if rows else "no batch acknowledged by the target yet"
+        return f"{queues}\n\n{_tasks_text(body.get('tasks') or [], False)}"
+
+    console.result(body, human)
+    return 0
+
+
+def _ms_iso(ms: Any) -> str | None:
+    if ms is None:
+        return None
+    import datetime
+
+    return datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc).isoformat(timespec="milliseconds")
 
 
 def _tasks(client: ConnectClient, args: argparse.Namespace, console: Console) -> int:
@@ -404,6 +439,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--task", type=int, metavar="ID", help="one task only")
     sub.add_argument("--trace", action="store_true", help="print failure traces in full")
     command(on_connectors, "tasks", _tasks, "the task configs of a connector").add_argument("name")
+    command(on_connectors, "replication", _replication,
+            "a replicator's verified watermark per source queue and its tasks' lag").add_argument("name")
     for action, verb, help_text in (
             ("pause", "Pausing", "pause a connector: its tasks stop polling or consuming, offsets stay"),
             ("resume", "Resuming", "resume a paused or stopped connector"),

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..api import ConnectRecord, OffsetMap
+from ..api.record import partition_key
 from ..api.connector import TaskContext
 from ..config.base import ConverterConfig, BytesConverterConfig
 from ..errors import ConfigError
@@ -266,6 +267,8 @@ class ReplicatorPublisher(Publisher):
         self.bucket = bucket or (TokenBucket(config.max_messages_per_second) if config.max_messages_per_second else None)
         self.sent = 0
         self.skipped_loops = 0
+        #: Offset syncs and watermarks of acknowledged sends, stored before the offsets are committed.
+        self._syncs = _Syncs()
 
     def publish(self, messages: list[WireMessage]) -> None:
         from ..rocketmq.flight import pipelined
@@ -304,17 +307,16 @@ class ReplicatorPublisher(Publisher):
             sent[queue].append((sending[queue], result))
 
         pipelined(list(by_queue), start, done, self.config.send_concurrency)
-        runs: dict[int, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
         oldest_stored: float | None = None
+        acked_at = self.clock()
+        keys: dict[int, str] = {}  # id(partition) -> canonical key: this poll's records share partitions
         for queue, items in by_queue.items():
             for run, result in sent[queue]:
-                self._extend_syncs(queue, run, result.queue_offset, runs)
+                self._syncs.extend(queue, run, result.queue_offset, acked_at, keys)
             self.sent += len(items)
             stored = items[0].headers.get(H_STORE_TS)
             if stored is not None:
                 oldest_stored = float(stored) if oldest_stored is None else min(oldest_stored, float(stored))
-        if runs:
-            self._record_syncs(list(runs.values()))
         if oldest_stored is not None:
             self.telemetry.count(metrics.REPLICATION_LATENCY, self.clock() * 1000 - oldest_stored, unit="Milliseconds")
         self.telemetry.count(metrics.RECORDS_REPLICATED, sum(len(v) for v in by_queue.values()))
@@ -323,45 +325,34 @@ class ReplicatorPublisher(Publisher):
         return PublishError(f"the target cluster {self.config.target_cluster.name!r} refused a batch "
                             f"for {queue.topic}/{queue.queue_id}: {exc}")
 
-    @staticmethod
-    def _extend_syncs(queue: Any, items: list[WireMessage], first_target_offset: int,
-                      runs: dict[int, tuple[dict[str, Any], list[dict[str, Any]]]]) -> None:
-        """A run landed at consecutive target offsets: extend the source queue's runs of offset syncs."""
-        target_offset = first_target_offset
-        for source in items:
-            source_offset = int(source.offset["queue_offset"]) - 1
-            entry = runs.get(id(source.partition))
-            if entry is None:
-                entry = runs[id(source.partition)] = (dict(source.partition), [])
-            partition_runs = entry[1]
-            last = partition_runs[-1] if partition_runs else None
-            if last is not None and last["source_offset"] + last["count"] == source_offset \
-                    and last["target_offset"] + last["count"] == target_offset:
-                last["count"] += 1
-            else:
-                partition_runs.append({"source_offset": source_offset, "target_offset": target_offset,
-                                       "count": 1, "target": [queue.broker_name, queue.topic, queue.queue_id]})
-            target_offset += 1
-
-    def _record_syncs(self, runs: list[tuple[dict[str, Any], list[dict[str, Any]]]]) -> None:
-        """Append to each source queue's history of runs (source offsets s..s+n-1 were written at
-        target offsets t..t+n-1), kept in the offset store under the connector's own namespace."""
+    def before_commit(self) -> None:
+        """Append the acknowledged sends' offset syncs to each source queue's history of runs
+        (source offsets s..s+n-1 were written at target offsets t..t+n-1) and move its verified
+        watermark, kept in the offset store under the connector's own namespace."""
+        runs, watermarks = self._syncs.take()
+        if not runs:
+            return
         name = sync_namespace(self.config.name)
-        existing = self.stores.offsets.read(name, [p for p, _ in runs])
+        partitions = [partition for partition, _ in runs.values()]
+        existing = self.stores.offsets.read(name, partitions)
         updates = []
-        for partition, new in runs:
+        for key, (partition, new) in runs.items():
             history = list(existing[partition]["history"]) if partition in existing else []
             first = new[0]["source_offset"]
             history = [h for h in history if h["source_offset"] < first]  # re-sent after a lost commit
             history.extend(new)
-            updates.append((partition, {"history": history[-SYNC_HISTORY:]}))
+            updates.append((partition, {"history": history[-SYNC_HISTORY:], "watermark": watermarks[key]}))
         self.stores.offsets.alter(name, updates)
 
     def finish(self, task: Any, offsets: OffsetMap) -> None:
-        """Once per tick: a heartbeat, the consumer-group checkpoints, and the lag in seconds."""
+        """Once per tick: a heartbeat and the consumer-group checkpoints."""
         self.heartbeat()
         Checkpointer(self.config, self.stores, task.queues).run()
-        self.telemetry.count(metrics.REPLICATION_LAG_SECONDS, self.lag_seconds(task, offsets), unit="Seconds")
+
+    def report(self, task: Any, offsets: OffsetMap) -> dict[str, float]:
+        lag = self.lag_seconds(task, offsets)
+        self.telemetry.count(metrics.REPLICATION_LAG_SECONDS, lag, unit="Seconds")
+        return {"lag_seconds": round(lag, 3)}
 
     def lag_seconds(self, task: Any, offsets: OffsetMap) -> float:
         """Age of the oldest message not replicated yet (0 when caught up)."""
@@ -388,6 +379,56 @@ class ReplicatorPublisher(Publisher):
                            "timestamp": int(self.clock() * 1000)}).encode()
         self.target.send(Message(topic=self.config.heartbeat_topic, body=body, tags="heartbeat",
                                  keys=[f"{self.config.name}-{self.context.task_id}"]))
+
+
+class _Syncs:
+    """Offset syncs and watermarks of acknowledged sends, gathered until the next commit.
+
+    Per source queue: runs of consecutive offsets (a run of source offsets landed at consecutive
+    target offsets) and the verified watermark: the highest source offset the target acknowledged,
+    with that message's born and store times and where it landed."""
+
+    def __init__(self) -> None:
+        self.runs: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
+        self.watermarks: dict[str, dict[str, Any]] = {}
+
+    def extend(self, queue: Any, items: list[WireMessage], first_target_offset: int, acked_at: float,
+               keys: dict[int, str]) -> None:
+        """A run of ``items`` landed at consecutive target offsets from ``first_target_offset``.
+        ``keys`` caches partition keys by object id for the caller's batch (whose records it keeps alive)."""
+        target_offset = first_target_offset
+        key = None
+        for source in items:
+            key = keys.get(id(source.partition))
+            if key is None:
+                key = keys[id(source.partition)] = partition_key(source.partition)
+            source_offset = int(source.offset["queue_offset"]) - 1
+            entry = self.runs.get(key)
+            if entry is None:
+                entry = self.runs[key] = (dict(source.partition), [])
+            partition_runs = entry[1]
+            last = partition_runs[-1] if partition_runs else None
+            if last is not None and last["source_offset"] + last["count"] == source_offset \
+                    and last["target_offset"] + last["count"] == target_offset:
+                last["count"] += 1
+            else:
+                partition_runs.append({"source_offset": source_offset, "target_offset": target_offset,
+                                       "count": 1, "target": [queue.broker_name, queue.topic, queue.queue_id]})
+            target_offset += 1
+        if key is not None:
+            last_message = items[-1]
+            headers = last_message.headers
+            self.watermarks[key] = {
+                "source_offset": int(last_message.offset["queue_offset"]) - 1,
+                "born_timestamp": born_timestamp(headers, last_message.timestamp),
+                "store_timestamp": int(headers[H_STORE_TS]) if headers.get(H_STORE_TS) else None,
+                "target": [queue.broker_name, queue.topic, queue.queue_id], "target_offset": target_offset - 1,
+                "acked_at": round(acked_at, 3)}
+
+    def take(self) -> tuple[dict[str, tuple[dict[str, Any], list[dict[str, Any]]]], dict[str, dict[str, Any]]]:
+        runs, watermarks = self.runs, self.watermarks
+        self.runs, self.watermarks = {}, {}
+        return runs, watermarks
 
 
 def sync_namespace(name: str) -> str:

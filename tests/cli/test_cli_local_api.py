@@ -106,8 +106,8 @@ def test_create_from_a_file_then_list_get_and_status(ctl, admin, name, queue, tm
     assert tick(admin, name)["records"] == 10
     status = rows(ctl("connectors", "status", name).out)
     assert status[1][:3] == [name, "source", "RUNNING"]
-    assert status[2] == ["TASK", "STATE", "WORKER", "TRACE"]
-    assert status[3][:2] == ["0", "RUNNING"]
+    assert status[2] == ["TASK", "STATE", "MSGS_BEHIND", "SECONDS_BEHIND", "WORKER", "TRACE"]
+    assert status[3][:3] == ["0", "RUNNING", "0"]  # the tick measured its lag: nothing left to read
 
 
 def test_output_json_is_the_apis_answer(ctl, admin, name, queue, tmp_path):
