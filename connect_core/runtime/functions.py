@@ -56,42 +56,59 @@ def _tasks() -> Any:
     return _once("tasks", TaskCache)
 
 
-#: A recovery tick that itself crashes starts another, this many times in a row at most; then the
-#: schedule alone brings the next tick (a task that crashes every tick must not spin).
-MAX_RECOVERY_CHAIN = 3
+#: Crashed ticks restart at once (the poller is its own on-failure destination) unless this many
+#: crashed within ``RECOVERY_WINDOW_S`` in a row of recoveries: a task that crashes every tick must
+#: not spin; the schedule alone then brings its next tick. ``SOURCE_RECOVERY_CRASH_LIMIT`` overrides.
+RECOVERY_CRASH_LIMIT = 3
+RECOVERY_WINDOW_S = 300.0
 
 
 def source_tick(event: Mapping[str, Any], context: Any, metrics: MetricsSink | None = None) -> dict[str, Any]:
     """EventBridge Scheduler input ``{"connector": name, "task": n}``; or, when a tick crashed (killed,
-    out of memory, timed out), Lambda's on-failure invocation record for it (the template makes the
-    function its own on-failure destination), whose ``requestPayload`` is the crashed tick's event:
-    a recovery tick starts at once instead of a schedule period later."""
+    out of memory, timed out), Lambda's on-failure invocation record for it, whose ``requestPayload``
+    is the crashed tick's event (a record again when a recovery tick crashed): a recovery tick starts
+    at once instead of a schedule period later, and waits out the dead tick's lease."""
     from .lease_keeper import TickTimings
     from .source_runner import SourceRunner
 
-    request, depth = _unwrap_invocation_records(event)
+    request, crashes = _unwrap_invocation_records(event)
     name, task = request["connector"], int(request["task"])
-    if depth > MAX_RECOVERY_CHAIN:
-        logger.error("recovery ticks keep crashing: leaving the task to its schedule",
-                     extra={"connector": name, "task": task, "chain": depth})
-        return {"connector": name, "task": task, "outcome": "gave-up", "recovery": depth}
-    if depth:
-        logger.warning("recovering after a crashed tick", extra={"connector": name, "task": task, "chain": depth,
+    limit = int(os.environ.get("SOURCE_RECOVERY_CRASH_LIMIT", RECOVERY_CRASH_LIMIT))
+    recent = [t for t in crashes if crashes[0] - t <= RECOVERY_WINDOW_S]
+    if len(recent) > limit:
+        logger.error("ticks of this task keep crashing: leaving it to its schedule",
+                     extra={"connector": name, "task": task, "crashes": len(recent), "window_s": RECOVERY_WINDOW_S})
+        return {"connector": name, "task": task, "outcome": "gave-up", "recovery": len(crashes)}
+    if crashes:
+        logger.warning("recovering after a crashed tick", extra={"connector": name, "task": task,
                                                                  "failure": _failure_of(event)})
     telemetry = Telemetry(metrics)
     telemetry.for_connector(name)
     runner = SourceRunner(_stores(), owner=context.aws_request_id, tasks=_tasks(), telemetry=telemetry,
                           timings=TickTimings.from_environment(), request_reconfiguration=start_reconfiguration)
-    result = runner.tick(name, task, context.get_remaining_time_in_millis, recovery=depth > 0).to_dict()
-    return {**result, "recovery": depth} if depth else result
+    result = runner.tick(name, task, context.get_remaining_time_in_millis, recovery=bool(crashes)).to_dict()
+    return {**result, "recovery": len(crashes)} if crashes else result
 
 
-def _unwrap_invocation_records(event: Mapping[str, Any]) -> tuple[Mapping[str, Any], int]:
-    """The original tick event inside (nested) on-failure invocation records, and how deep it was."""
-    depth = 0
+def _unwrap_invocation_records(event: Mapping[str, Any]) -> tuple[Mapping[str, Any], list[float]]:
+    """The original tick event inside (nested) on-failure invocation records, and when each of those
+    crashes was recorded, newest first."""
+    crashes = []
     while isinstance(event.get("requestPayload"), Mapping) and "requestContext" in event:
-        event, depth = event["requestPayload"], depth + 1
-    return event, depth
+        crashes.append(_epoch(event.get("timestamp")))
+        event = event["requestPayload"]
+    return event, crashes
+
+
+def _epoch(timestamp: Any) -> float:
+    """An invocation record's ISO timestamp; now when it has none."""
+    import datetime
+    import time
+
+    try:
+        return datetime.datetime.fromisoformat(str(timestamp).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return time.time()
 
 
 def _failure_of(record: Mapping[str, Any]) -> str:
