@@ -6,6 +6,14 @@ cannot pull by offset): partition = ``{cluster, broker, topic, queue}``, offset 
 Records carry every message attribute: the body as the value (bytes), the keys as the key, user
 properties as headers under their own names, and the system attributes as ``rocketmq.*`` headers.
 
+In continuous polling the runtime calls ``wait`` after a poll that found nothing, and the source
+long-polls: each idle queue gets one pull that the broker holds until a message arrives there
+(or about 15 s pass), all of them in flight from the task's one thread and waited on together, so
+a message is read the moment it is stored, and an idle queue costs one held request every 15-20 s
+and no CPU in between. A
+poll takes a long poll's answer in place of a pull, and takes one still held for "nothing new
+there yet" instead of waiting on it (``RocketMQSourceTask``).
+
 The sink writes records back as messages: ``rocketmq.tags``/keys/user properties are restored,
 records with the same key go to the same queue (ordering by key), and each queue's records go out
 in one batch send.
@@ -16,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import zlib
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Sequence
@@ -83,6 +92,11 @@ class RocketMQSourceConfig(SourceConnectorConfig):
                                                               "and reads nothing ahead.")
     value_converter: ConverterConfig = Field(default_factory=BytesConverterConfig,
                                              description="Message bodies are bytes; default bytes.")
+    polling: Literal["continuous", "drain"] = Field(
+        "continuous", description="'continuous' (the default here): a tick long-polls the brokers while "
+                                  "the topics are idle and hands the task over to the next tick, so messages "
+                                  "move within the pipeline's latency. 'drain': a tick ends once the queues "
+                                  "are caught up (cheaper; messages wait up to a schedule period).")
 
     @model_validator(mode="after")
     def _start_timestamp(self) -> "RocketMQSourceConfig":
@@ -115,6 +129,12 @@ def fingerprint(queues: Sequence["MessageQueue"]) -> str:
     return f"{len(queues)}:{zlib.crc32(text.encode()):08x}"
 
 
+#: How long the broker holds a long poll at a queue with nothing new (as the Java push consumer does).
+LONG_POLL_MS = 15_000
+#: A long poll shorter than this is not started (the invocation is about to end).
+MIN_LONG_POLL_MS = 1_000
+
+
 class _Tolerant:
     """A pull read ahead: its failure (say, a connection that timed out while the function was
     frozen) is not the poll's; ``result()`` gives None and the queue is pulled again."""
@@ -134,8 +154,57 @@ class _Tolerant:
         self.call.cancel()
 
 
+class _Answered:
+    """A long poll's answer that ``wait`` has read already, kept for the next poll: a finished call."""
+
+    __slots__ = ("_result",)
+
+    def __init__(self, result: "PullResult") -> None:
+        self._result = result
+
+    def result(self) -> "PullResult":
+        return self._result
+
+    def cancel(self) -> None:
+        pass
+
+    def ready(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return -1
+
+    def overdue(self) -> bool:
+        return False
+
+
+class _Ahead:
+    """A pull of a queue started before a poll asked for it, for ``size`` messages from ``offset``:
+    a read-ahead (``_pull_ahead``, while messages flow) or a long poll (``wait``, while the queue
+    is idle). A poll uses it when it starts the queue exactly there."""
+
+    __slots__ = ("offset", "size", "call", "long_poll")
+
+    def __init__(self, offset: int, size: int, call: Any, long_poll: bool = False) -> None:
+        self.offset, self.size, self.call, self.long_poll = offset, size, call, long_poll
+
+
 class RocketMQSourceTask(SourceTask[RocketMQSourceConfig]):
+    """Reads its queues by explicit offset.
+
+    While messages flow, a poll reads the queues at the same time (``_read``) and starts the next
+    poll's first pulls before it returns (``_pull_ahead``). While the queues are idle, in continuous
+    polling, ``wait`` long-polls them: one pull per queue that the broker holds until a message
+    arrives there, all in flight from this one thread, waited on together (``flight.wait_any``).
+    A long poll stays in flight across ``wait`` calls and polls until the broker answers; a poll
+    takes an answered one in place of a pull and treats one still held as "nothing new there yet",
+    so neither the poll nor the broker does anything for an idle queue in between. ``stop`` closes
+    whatever is still in flight.
+    """
+
     offset_order = ("queue_offset",)
+    #: The suspend time of a long poll; shorter when the invocation ends sooner (``_suspend_ms``).
+    long_poll_ms = LONG_POLL_MS
 
     def start(self) -> None:
         from ..rocketmq import MessageQueue
@@ -144,12 +213,13 @@ class RocketMQSourceTask(SourceTask[RocketMQSourceConfig]):
         self.queues = [MessageQueue(b, t, q) for b, t, q in self.task_config["queues"]]
         self._partitions = [queue_partition(self.config.cluster, mq) for mq in self.queues]
         self._skipped: dict[str, tuple[int, int]] = {}
+        self._starts: dict[MessageQueue, int] = {}
         self._first_queue = -1  # the queue a poll starts at moves on by one each poll
-        #: Pulls already on their way for the next poll: queue index -> ((offset, max messages), call).
-        self._ahead: dict[int, tuple[tuple[int, int], Call[PullResult]]] = {}
+        #: Pulls on their way before a poll asked for them (read-aheads, long polls), by queue index.
+        self._ahead: dict[int, _Ahead] = {}
 
     def stop(self) -> None:
-        self._cancel_ahead()
+        self._drop_ahead()
 
     def partitions(self) -> Sequence[Partition]:
         return list(self._partitions)
@@ -164,7 +234,7 @@ class RocketMQSourceTask(SourceTask[RocketMQSourceConfig]):
     def poll(self, offsets: OffsetMap) -> list[ConnectRecord]:
         budget = self.config.max_poll_records
         records: list[ConnectRecord] = []
-        positions = {i: self._position(offsets, mq) for i, mq in enumerate(self.queues)}
+        positions = self._positions(offsets)
         # The budget is shared evenly over the queues, which are read at the same time (up to
         # pull_concurrency pulls in flight), each pull after pull until it has its share or is
         # caught up; what a caught-up queue leaves goes to the others in the next pass. Each poll
@@ -205,9 +275,11 @@ class RocketMQSourceTask(SourceTask[RocketMQSourceConfig]):
               positions: dict[int, int]) -> list[list[tuple[int, list[ConnectRecord], int]]]:
         """Reads each queue of ``shares`` from its position, pull after pull, until it has its
         share or makes no progress; the queues' pulls are in flight together (``pipelined``).
-        Returns per queue each pull's (offset, records, next offset). A pull read ahead for exactly
-        this position and size (``_pull_ahead``) is used when it found messages (messages at an
-        offset never change); otherwise the queue is pulled now."""
+        Returns per queue each pull's (offset, records, next offset). A pull started ahead for
+        exactly this position and size (``_pull_ahead``, ``wait``) is used when it found messages
+        (messages at an offset never change); otherwise the queue is pulled now. A long poll the
+        broker still holds at this position means nothing new there: the queue is not pulled, and
+        the long poll stays in flight."""
         from ..rocketmq.flight import pipelined
 
         steps: dict[int, list[tuple[int, list[ConnectRecord], int]]] = {i: [] for i, _ in shares}
@@ -223,10 +295,16 @@ class RocketMQSourceTask(SourceTask[RocketMQSourceConfig]):
             ask = (position[i], min(self.config.pull_batch_size, wanted[i] - got))
             ahead = self._ahead.pop(i, None)
             if ahead is not None:
-                if ahead[0] == ask:
+                if ahead.long_poll and not ahead.call.ready():
+                    if ahead.offset == ask[0] and not ahead.call.overdue():
+                        # The broker still holds it: nothing new there yet. Reading it would stall
+                        # this poll for the hold; it stays in flight for the next poll or wait().
+                        self._ahead[i] = ahead
+                        return None
+                elif (ahead.offset, ahead.size) == ask:
                     read_ahead.add(i)
-                    return _Tolerant(ahead[1])
-                ahead[1].cancel()
+                    return _Tolerant(ahead.call)
+                ahead.call.cancel()  # for another position or size, or a long poll the broker lost
             return self.client.start_pull(self.queues[i], ask[0], max_messages=ask[1],
                                           tag_expression=self.config.tag_filter)
 
@@ -243,38 +321,155 @@ class RocketMQSourceTask(SourceTask[RocketMQSourceConfig]):
         pipelined([i for i, _ in shares], start, done, self.config.pull_concurrency)
         return [steps[i] for i, _ in shares]
 
+    def _ahead_size(self) -> int:
+        """The size of a pull started ahead: a poll's first pull of a queue when every queue is
+        active (its even share of ``max_poll_records``, at most ``pull_batch_size``)."""
+        share = max(1, self.config.max_poll_records // max(1, len(self.queues)))
+        return min(self.config.pull_batch_size, share)
+
     def _pull_ahead(self, queues: set[int], positions: dict[int, int]) -> None:
         """Start the next poll's first pull of each queue that had messages now, so the broker
         serves it while this poll's records are published and committed. The next poll uses it
         only when it starts from the same position with the same size; otherwise, or when it
-        found nothing, the queue is pulled again."""
-        self._cancel_ahead()
+        found nothing, the queue is pulled again. Long polls at their queue's position stay in
+        flight; every other pull started ahead that this poll did not use is given up."""
+        self._drop_ahead(keep=lambda i, ahead: ahead.long_poll and ahead.offset == positions[i])
         if self.config.pull_concurrency <= 1 or not queues:
             return
-        share = max(1, self.config.max_poll_records // len(self.queues))
-        ask = min(self.config.pull_batch_size, share)
+        size = self._ahead_size()
         for i in sorted(queues)[:self.config.pull_concurrency]:
             try:
-                self._ahead[i] = ((positions[i], ask), self.client.start_pull(
-                    self.queues[i], positions[i], max_messages=ask, tag_expression=self.config.tag_filter))
+                call = self.client.start_pull(self.queues[i], positions[i], max_messages=size,
+                                              tag_expression=self.config.tag_filter)
             except Exception:  # noqa: BLE001 - only an optimisation: the next poll pulls (and reports) again
                 break
+            self._set_ahead(i, _Ahead(positions[i], size, call))
 
-    def _cancel_ahead(self) -> None:
-        for _, call in self._ahead.values():
-            call.cancel()
-        self._ahead.clear()
+    # -- waiting for messages (continuous polling) ----------------------------------------------
+
+    def wait(self, offsets: OffsetMap, timeout_s: float) -> None:
+        """Blocks until a message arrives at one of the task's queues after ``offsets``, for at most
+        ``timeout_s``: long-polls every queue that has no pull in flight at its position, then
+        waits for the first answer. An answer with messages is kept for the next poll; an answer
+        with nothing (the broker's hold ran out) or a failure is dropped, and the queue is long-polled
+        again - but once per call at most, so a broker that answers at once is not asked over and
+        over. Costs nothing while the queues are idle: no pull is repeated and the thread sleeps in
+        the kernel until a socket has news."""
+        from ..rocketmq.flight import wait_any
+
+        deadline = time.monotonic() + max(0.0, timeout_s)
+        positions = self._positions(offsets)
+        self._drop_ahead(keep=lambda i, ahead: ahead.offset == positions[i])
+        asked: set[int] = set()
+        while not self._settle():
+            asked |= self._long_poll(positions, asked, deadline)
+            waiting = [ahead.call for ahead in self._ahead.values()]
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            if not waiting:
+                # No long poll could be started (too little of the invocation left, or the broker
+                # cannot be reached - the next poll reports that): wait as a source without news does.
+                time.sleep(left)
+                return
+            if not wait_any(waiting, left):
+                return
+
+    def _settle(self) -> bool:
+        """Reads the pulls in flight that the broker has answered (long polls, and any read-ahead).
+        One that brought news (messages, or an offset to move on to) stays, answered, for the next
+        poll; one that found nothing or failed is dropped. A pull the broker should have answered
+        long ago is given up. True when the next poll has news to take."""
+        news = False
+        for i, ahead in list(self._ahead.items()):
+            if not ahead.call.ready():
+                if ahead.call.overdue():
+                    ahead.call.cancel()
+                    del self._ahead[i]
+                continue
+            if isinstance(ahead.call, _Answered):
+                news = True
+                continue
+            result = _Tolerant(ahead.call).result()
+            if result is not None and (result.messages or result.next_offset != ahead.offset):
+                ahead.call = _Answered(result)
+                news = True
+            else:
+                del self._ahead[i]
+        return news
+
+    def _long_poll(self, positions: dict[int, int], skip: set[int], deadline: float) -> set[int]:
+        """Starts a long poll at the position of each queue that has no pull in flight and is not in
+        ``skip``; returns the queues it asked (those it failed to ask too: a failure is the next
+        poll's to report, not the wait's)."""
+        suspend_ms = self._suspend_ms()
+        if not suspend_ms:
+            return set()
+        asked: set[int] = set()
+        size = self._ahead_size()
+        for i, mq in enumerate(self.queues):
+            if i in self._ahead or i in skip:
+                continue
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            asked.add(i)
+            try:
+                # Opening a connection counts against the wait, which must not return late.
+                call = self.client.start_pull(mq, positions[i], max_messages=size, suspend_ms=suspend_ms,
+                                              tag_expression=self.config.tag_filter, connect_timeout_s=left)
+            except Exception as exc:  # noqa: BLE001 - see the docstring
+                logger.debug("long poll not started", extra={"partition": self._partitions[i], "error": str(exc)})
+                continue
+            self._ahead[i] = _Ahead(positions[i], size, call, long_poll=True)
+        return asked
+
+    def _suspend_ms(self) -> int:
+        """A new long poll's suspend time: ``long_poll_ms``, but short enough for the broker's answer
+        (which can come one hold check after the suspend time) to arrive while the invocation
+        runs, not into a frozen function; 0 when too little time is left for a long poll."""
+        from ..rocketmq.client import BROKER_HOLD_CHECK_MS
+
+        suspend = min(self.long_poll_ms, self.context.remaining_time_ms() - BROKER_HOLD_CHECK_MS)
+        return suspend if suspend >= MIN_LONG_POLL_MS else 0
+
+    # -- pulls started ahead -------------------------------------------------------------------
+
+    def _set_ahead(self, i: int, ahead: _Ahead) -> None:
+        previous = self._ahead.pop(i, None)
+        if previous is not None:
+            previous.call.cancel()
+        self._ahead[i] = ahead
+
+    def _drop_ahead(self, keep: Callable[[int, _Ahead], bool] = lambda i, ahead: False) -> None:
+        """Gives up the pulls started ahead that ``keep`` does not keep (their connections close)."""
+        for i, ahead in list(self._ahead.items()):
+            if not keep(i, ahead):
+                ahead.call.cancel()
+                del self._ahead[i]
 
     def _committed(self, offsets: OffsetMap, mq: "MessageQueue") -> int | None:
         committed = offsets.get(queue_partition(self.config.cluster, mq))
         return None if committed is None else committed["queue_offset"]
 
+    def _positions(self, offsets: OffsetMap) -> dict[int, int]:
+        return {i: self._position(offsets, mq) for i, mq in enumerate(self.queues)}
+
     def _position(self, offsets: OffsetMap, mq: "MessageQueue") -> int:
         committed = self._committed(offsets, mq)
         if committed is None:
-            return self.initial_offset(mq)
+            return self._start_offset(mq)
         skipped = self._skipped.get(partition_key_of(queue_partition(self.config.cluster, mq)))
         return skipped[1] if skipped and skipped[0] == committed else committed
+
+    def _start_offset(self, mq: "MessageQueue") -> int:
+        """Where a queue without a committed offset starts, looked up once by this task: with
+        ``latest`` a message that arrives after the first look is read, not skipped by a later
+        look, and an idle queue costs no lookup per poll."""
+        start = self._starts.get(mq)
+        if start is None:
+            start = self._starts[mq] = self.initial_offset(mq)
+        return start
 
     def _records(self, i: int, offset: int, result: "PullResult") -> tuple[list[ConnectRecord], int]:
         """A pull's records and the offset to read next."""

@@ -4,6 +4,14 @@ consumer-offset admin against the brokers, over the remoting protocol (4.x and 5
 
 Nothing connects until the first call; connections come from a process-wide pool, so a client made
 in every Lambda invocation still reuses the warm connections of the last one.
+
+Long polling: ``start_pull(..., suspend_ms=S)`` asks the broker to hold the pull while the queue has
+nothing at that offset. The broker answers the moment a matching message arrives there; otherwise
+it answers NO_NEW_MSG at its hold service's first check at or after S, and that service checks only
+every 5 s (``PullRequestHoldService``), so the answer can come up to about 5 s after S. The
+client's timeout for a long poll is S plus those 5 s plus ``timeout_s``, which a broker that is
+alive always beats. A long poll is read once ``Call.ready()`` says its answer has arrived (waiting
+for several at once: ``flight.wait_any``), so the one who started it never waits on the broker's hold.
 """
 
 from __future__ import annotations
@@ -33,6 +41,10 @@ SendStatus = Literal["SEND_OK", "FLUSH_DISK_TIMEOUT", "FLUSH_SLAVE_TIMEOUT", "SL
 DEFAULT_TOPIC = "TBW102"  # the template topic brokers auto-create from; sent because headers require it
 DEFAULT_PRODUCER_GROUP = "CONNECT_PRODUCER"
 DEFAULT_CONSUMER_GROUP = "CONNECT_PULL"
+
+#: How often a broker's hold service looks at held pulls (fixed in PullRequestHoldService): a long
+#: poll with nothing to find is answered at the first look at or after its suspend time.
+BROKER_HOLD_CHECK_MS = 5_000
 
 _PULL_STATUS = {
     ResponseCode.SUCCESS: "FOUND",
@@ -101,7 +113,10 @@ def _answer_of(answer: RemotingCommand) -> RemotingCommand:
 
 class Call(Generic[T]):
     """A request on its way (``start_pull``, ``start_send``): ``result()`` waits for the answer and
-    returns what the blocking method would, raising what it would; ``cancel()`` gives it up."""
+    returns what the blocking method would, raising what it would; ``cancel()`` gives it up.
+    ``ready()`` tells without waiting whether ``result()`` would wait for the broker, ``fileno()``
+    is what to wait on for that (``flight.wait_any``), and ``overdue()`` whether the broker should
+    have answered by now (see ``connection.InFlight``)."""
 
     __slots__ = ("_request", "_finish", "_client", "_topic")
 
@@ -119,6 +134,15 @@ class Call(Generic[T]):
 
     def cancel(self) -> None:
         self._request.cancel()
+
+    def ready(self) -> bool:
+        return self._request.ready()
+
+    def fileno(self) -> int:
+        return self._request.fileno()
+
+    def overdue(self) -> bool:
+        return self._request.overdue()
 
 
 class RocketMQClient:
@@ -263,15 +287,17 @@ class RocketMQClient:
         return addr, Call(request, _answer_of, self, mq.topic).result()
 
     def _begin(self, mq: MessageQueue, code: int, fields: dict[str, object], body: bytes = b"", *,
-               master: bool = False, timeout_s: float | None = None) -> tuple[str, Any]:
-        """Write a request for ``mq``'s broker; returns the address and the request in flight."""
+               master: bool = False, timeout_s: float | None = None, **options: Any) -> tuple[str, Any]:
+        """Write a request for ``mq``'s broker; returns the address and the request in flight.
+        ``options``: ``resend``, ``connect_timeout_s`` of ``ConnectionPool.begin`` (passed only when
+        given, so that a stand-in pool, as the CPU benchmark's in-memory broker, needs none)."""
         if self._closed:
             raise RocketMQError("the client is closed")
         addr = self.broker_addr(mq, master=master)
         # bname: the 5.x proxy forwards by it; brokers ignore it.
         cmd = RemotingCommand.request(code, {**fields, "bname": mq.broker_name}, body)
         try:
-            return addr, self.pool.begin(addr, cmd, timeout_s or self.timeout_s)
+            return addr, self.pool.begin(addr, cmd, timeout_s or self.timeout_s, **options)
         except BrokerUnavailableError:
             self.invalidate_route(mq.topic)  # a restarted or replaced broker may have a new address
             raise
@@ -286,20 +312,36 @@ class RocketMQClient:
                                consumer_group=consumer_group, suspend_ms=suspend_ms).result()
 
     def start_pull(self, mq: MessageQueue, offset: int, *, max_messages: int = 32, tag_expression: str = "*",
-                   consumer_group: str = DEFAULT_CONSUMER_GROUP, suspend_ms: int = 0) -> "Call[PullResult]":
+                   consumer_group: str = DEFAULT_CONSUMER_GROUP, suspend_ms: int = 0,
+                   connect_timeout_s: float | None = None) -> "Call[PullResult]":
         """``pull`` without waiting: the request is written now, ``result()`` reads and decodes the
-        answer. Pulls of several queues started one after another are served at the same time."""
+        answer. Pulls of several queues started one after another are served at the same time.
+        A long poll (``suspend_ms`` > 0) is best read once ``ready()``: until a message arrives the
+        broker holds it for ``suspend_ms`` and up to ``BROKER_HOLD_CHECK_MS`` more. Opening a new
+        connection for it takes at most ``connect_timeout_s`` (default ``timeout_s``)."""
         if max_messages <= 0:
             raise ValueError("max_messages must be positive")
-        sys_flag = PULL_FLAG_SUBSCRIPTION | (PULL_FLAG_SUSPEND if suspend_ms > 0 else 0)
+        suspend_ms = max(int(suspend_ms), 0)
+        sys_flag = PULL_FLAG_SUBSCRIPTION | (PULL_FLAG_SUSPEND if suspend_ms else 0)
         fields = {
             "consumerGroup": consumer_group, "topic": mq.topic, "queueId": mq.queue_id, "queueOffset": offset,
             "maxMsgNums": max_messages, "sysFlag": sys_flag, "commitOffset": 0,
-            "suspendTimeoutMillis": max(suspend_ms, 0), "subscription": tag_expression or "*",
+            "suspendTimeoutMillis": suspend_ms, "subscription": tag_expression or "*",
             "subVersion": int(time.time() * 1000), "expressionType": "TAG",
         }
-        addr, request = self._begin(mq, RequestCode.PULL_MESSAGE, fields,
-                                    timeout_s=self.timeout_s + max(suspend_ms, 0) / 1000)
+        timeout_s: float | None = None
+        options: dict[str, Any] = {}
+        if connect_timeout_s is not None:
+            options["connect_timeout_s"] = min(connect_timeout_s, self.timeout_s)
+        if suspend_ms:
+            # The broker's answer to a held pull comes up to one hold check after the suspend time;
+            # connecting stays bounded by the usual timeout. A long poll is not written again on a
+            # fresh connection when its reused one turns out broken: whoever reads it once ready()
+            # would then wait on the broker's hold.
+            timeout_s = self.timeout_s + (suspend_ms + BROKER_HOLD_CHECK_MS) / 1000
+            options["resend"] = False
+            options.setdefault("connect_timeout_s", self.timeout_s)
+        addr, request = self._begin(mq, RequestCode.PULL_MESSAGE, fields, timeout_s=timeout_s, **options)
 
         def finish(answer: RemotingCommand) -> PullResult:
             status = _PULL_STATUS.get(answer.code)

@@ -4,14 +4,26 @@ One request at a time per connection (no reader thread): a request writes its fr
 until the answer with its opaque arrives. Concurrent callers get separate connections from the pool,
 so a long-polling pull never blocks another caller. A request can also be written now and its answer
 read later (``ConnectionPool.begin``): one thread then keeps requests to several queues in flight at
-once, without the thread hand-offs and lock contention a thread per request costs in Python. Idle connections stay open across warm Lambda
-invocations and are dropped before the broker's own idle timeout (120 s) would close them; a reused
-connection found broken is replaced once, transparently.
+once, without the thread hand-offs and lock contention a thread per request costs in Python. Idle
+connections stay open across warm Lambda invocations and are dropped before the broker's own idle
+timeout (120 s) would close them; a reused connection found broken is replaced once, transparently.
+
+Whether a request in flight has its answer can be asked without blocking: ``InFlight.ready()`` is
+true once its connection is readable (the answer has begun to arrive, or the connection failed and
+reading it fails at once), and :func:`readable` waits for the first of several connections to get
+there. A long poll (a pull the broker holds until a message arrives) is so kept in flight for as
+long as it takes, and read only once the broker has answered. "Readable" is not "the whole frame
+is here": a broker writes an answer in one go, so reading the rest of a frame that has begun to
+arrive waits for the network only, never for the broker. (Nor is the first frame anything but the
+answer: brokers send requests of their own only to clients that registered with a heartbeat, which
+this client never sends.)
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import select
 import socket
 import struct
 import threading
@@ -29,6 +41,20 @@ _LENGTH = struct.Struct(">i")
 
 class _Broken(Exception):
     """The connection failed (reset, closed, refused write): it cannot be used any more."""
+
+
+def readable(fds: list[int], timeout_s: float) -> set[int]:
+    """The file descriptors among ``fds`` that are readable (data, end of stream or an error), waiting
+    up to ``timeout_s`` for the first one; empty when none got there in time."""
+    if not fds:
+        return set()
+    if hasattr(select, "poll"):  # no FD_SETSIZE limit, and no selector object to create and close
+        poller = select.poll()
+        for fd in fds:
+            poller.register(fd, select.POLLIN | select.POLLPRI)  # errors and hang-ups are always reported
+        return {fd for fd, _ in poller.poll(max(0, math.ceil(timeout_s * 1000)))}
+    ready, _, failed = select.select(fds, [], fds, max(0.0, timeout_s))
+    return set(ready) | set(failed)
 
 
 def split_addr(addr: str) -> tuple[str, int]:
@@ -63,6 +89,10 @@ class Connection:
     @property
     def closed(self) -> bool:
         return self._sock is None
+
+    def fileno(self) -> int:
+        """The socket's file descriptor; -1 once closed."""
+        return -1 if self._sock is None else self._sock.fileno()
 
     @property
     def local_port(self) -> int | None:
@@ -175,11 +205,16 @@ class ConnectionPool:
     def request(self, addr: str, cmd: RemotingCommand, timeout_s: float) -> RemotingCommand:
         return self.begin(addr, cmd, timeout_s).answer()
 
-    def begin(self, addr: str, cmd: RemotingCommand, timeout_s: float) -> "InFlight":
+    def begin(self, addr: str, cmd: RemotingCommand, timeout_s: float, *, resend: bool = True,
+              connect_timeout_s: float | None = None) -> "InFlight":
         """Write ``cmd`` on a connection of its own and return at once; ``answer()`` reads the answer.
-        One thread can so have requests in flight to several queues and brokers at the same time."""
-        conn, reused = self._acquire(addr, timeout_s)
-        request = InFlight(self, addr, cmd, timeout_s, conn, reused)
+        One thread can so have requests in flight to several queues and brokers at the same time.
+        ``resend=False``: a reused connection found broken while reading the answer fails the request
+        instead of writing it again (see ``InFlight``). ``connect_timeout_s`` bounds opening a new
+        connection (default ``timeout_s``, which for a long poll includes the broker's hold)."""
+        connect_timeout_s = timeout_s if connect_timeout_s is None else connect_timeout_s
+        conn, reused = self._acquire(addr, connect_timeout_s)
+        request = InFlight(self, addr, cmd, timeout_s, conn, reused, resend, connect_timeout_s)
         request.write()
         return request
 
@@ -231,15 +266,21 @@ class ConnectionPool:
 class InFlight:
     """A request written to its own connection, the answer not read yet. The connection goes back
     to the pool once the answer is read; ``cancel()`` (or a failure) closes it instead. A pooled
-    connection found broken (the server dropped it while idle) is replaced once, transparently."""
+    connection found broken (the server dropped it while idle) is replaced once, transparently: when
+    writing, and, unless ``resend`` is off, when reading the answer. A long poll turns that second
+    one off: it is read only once ``ready()``, so as not to wait for the broker, and a long poll
+    written again would have to be waited for (the broker holds it until a message arrives)."""
 
-    __slots__ = ("pool", "addr", "cmd", "timeout_s", "conn", "reused", "done")
+    __slots__ = ("pool", "addr", "cmd", "timeout_s", "conn", "reused", "resend", "connect_timeout_s", "done",
+                 "written")
 
     def __init__(self, pool: ConnectionPool, addr: str, cmd: RemotingCommand, timeout_s: float,
-                 conn: Connection, reused: bool) -> None:
+                 conn: Connection, reused: bool, resend: bool = True, connect_timeout_s: float | None = None) -> None:
         self.pool, self.addr, self.cmd, self.timeout_s = pool, addr, cmd, timeout_s
-        self.conn, self.reused = conn, reused
+        self.conn, self.reused, self.resend = conn, reused, resend
+        self.connect_timeout_s = timeout_s if connect_timeout_s is None else connect_timeout_s
         self.done = False
+        self.written = time.monotonic()
 
     def write(self) -> None:
         try:
@@ -255,6 +296,25 @@ class InFlight:
             self.cancel()
             raise
 
+    def fileno(self) -> int:
+        """The file descriptor to wait on for the answer (:func:`readable`); -1 when there is nothing
+        to wait for: the answer was read (the connection may serve another request by now), or the
+        connection is closed (cancelled, failed) and reading fails at once."""
+        return -1 if self.done else self.conn.fileno()
+
+    def ready(self) -> bool:
+        """True when reading the answer would not wait for the broker: the answer has begun to arrive,
+        the connection failed or closed (reading fails at once), or the answer was read already."""
+        fd = self.fileno()
+        return fd < 0 or bool(readable([fd], 0))
+
+    def overdue(self) -> bool:
+        """True when no answer has begun to arrive within ``timeout_s`` of the write: a broker that
+        should have answered by now has lost the request (or the connection is dead without a reset).
+        An answer that arrived is never overdue, however late it is read: a request read late,
+        because its caller was busy or the function was frozen, still has its answer in the socket."""
+        return time.monotonic() - self.written > self.timeout_s and not self.ready()
+
     def answer(self) -> RemotingCommand:
         """The answer. Raises BrokerUnavailableError when the broker does not answer in time or the
         connection fails."""
@@ -265,6 +325,8 @@ class InFlight:
             try:
                 answer = self.conn.read_answer(self.cmd, self.timeout_s)
             except _Broken as e:
+                if not self.resend:
+                    raise
                 self._reconnect(e)
                 self.conn.write(self.cmd, self.timeout_s)
                 answer = self.conn.read_answer(self.cmd, self.timeout_s)
@@ -288,7 +350,7 @@ class InFlight:
             raise BrokerUnavailableError(f"connection to {self.addr} failed: {error}", addr=self.addr) from None
         log.info("connection to %s was broken (%s); reconnecting", self.addr, error)
         self.reused = False
-        self.conn = self.pool._connect(self.addr, self.timeout_s)
+        self.conn = self.pool._connect(self.addr, self.connect_timeout_s)
 
 
 _shared_pool: ConnectionPool | None = None

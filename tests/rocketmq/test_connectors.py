@@ -180,7 +180,7 @@ def test_the_source_resumes_from_committed_offsets_through_the_runtime(a, b, tmp
     stores = Stores.in_memory()
     out = tmp_path / "out.jsonl"
     config = {"name": unique("src"), "connector": "rocketmq-source", "namesrv_addr": a.namesrv_addr,
-              "cluster": "A", "topics": [topic],
+              "cluster": "A", "topics": [topic], "polling": "drain",
               "target": {"type": "direct", "sink": {"name": "files", "connector": "file-sink", "path": str(out),
                                                     "format": "record", "value_converter": {"type": "bytes"}}}}
     connector = validate_config(config)

@@ -14,6 +14,7 @@ from connect_core.errors import RetriableError
 from connect_core.rocketmq import (BrokerUnavailableError, ConnectionPool, Message, MessageQueue, RocketMQClient,
                                    RocketMQError, TopicNotFoundError)
 from connect_core.rocketmq.connection import Connection
+from connect_core.rocketmq.flight import wait_any
 
 pytestmark = pytest.mark.rocketmq
 
@@ -213,6 +214,29 @@ def test_long_poll_returns_when_a_message_arrives(client, mq):
         sender.join()
     assert result.status == "FOUND" and [m.body for m in result.messages] == [b"late"]
     assert 0.3 < waited < 8
+
+
+def test_a_long_poll_with_nothing_to_find_outlasts_its_suspend_time_within_its_timeout(rocketmq_cluster, mq):
+    # The broker answers a held pull at its hold service's first check (every 5 s) at or after the
+    # suspend time: up to 5 s later. A client timeout of 0.5 s + the suspend time would give up on it.
+    client = RocketMQClient(rocketmq_cluster.namesrv_addr, timeout_s=0.5, pool=ConnectionPool())
+
+    started = time.monotonic()
+    result = client.pull(mq, 0, suspend_ms=1_000)  # blocking: read under the client's timeout
+
+    assert result.status == "NO_NEW_MSG" and time.monotonic() - started >= 1.0
+
+
+def test_long_polls_of_several_queues_are_waited_on_together_and_only_the_one_with_news_is_ready(client, topic):
+    queues = client.writable_queues(topic)
+    calls = [client.start_pull(q, 0, suspend_ms=20_000) for q in queues]
+    client.send(Message(topic, b"wake"), queue=queues[2])
+
+    assert wait_any(calls, 15) == [calls[2]]  # well before the 20 s hold: the message woke it
+    assert [m.body for m in calls[2].result().messages] == [b"wake"]
+    assert not any(call.ready() for call in calls[:2] + calls[3:])
+    for call in calls:
+        call.cancel()
 
 
 # ------------------------------------------------------------------------------------------------ offsets

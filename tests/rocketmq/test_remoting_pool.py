@@ -15,9 +15,12 @@ from connect_core.errors import RetriableError
 from connect_core.rocketmq.errors import BrokerUnavailableError, ProtocolError
 from connect_core.rocketmq.protocol import FLAG_RESPONSE, RemotingCommand, decode_frame
 from connect_core.rocketmq.connection import ConnectionPool
+from connect_core.rocketmq.flight import wait_any
 
 DROP = "drop"  # a handler's answer: close the connection without replying
 SILENCE = "silence"  # a handler's answer: never reply
+# A handler's answer may also be raw bytes, or a list of byte chunks sent PAUSE_S apart.
+PAUSE_S = 0.3
 
 
 class FakeServer:
@@ -58,6 +61,11 @@ class FakeServer:
                     continue
                 if isinstance(answer, bytes):
                     conn.sendall(answer)
+                elif isinstance(answer, list):
+                    for i, chunk in enumerate(answer):
+                        if i:
+                            time.sleep(PAUSE_S)
+                        conn.sendall(chunk)
                 else:
                     if answer.opaque == 0:
                         answer.opaque = request.opaque
@@ -265,6 +273,112 @@ def test_close_drops_idle_connections(serve):
     assert pool.idle_connections(server.addr) == []
     ask(pool, server)
     assert server.accepted == 2
+
+
+# ----------------------------------------------------------------- ready, wait_any (long polls)
+
+def held(gates: dict[int, threading.Event]):
+    """A handler that answers a request only once the gate of its code is set (a held long poll)."""
+    def handler(n: int, req: RemotingCommand) -> RemotingCommand:
+        gates[req.code].wait(10)
+        return ok(offset=str(req.code))
+    return handler
+
+
+def begin(pool: ConnectionPool, server: FakeServer, code: int = 30, timeout_s: float = 5.0, **options):
+    return pool.begin(server.addr, RemotingCommand.request(code, {"topic": "t"}), timeout_s, **options)
+
+
+def test_a_request_is_ready_once_its_answer_has_arrived(serve):
+    gates = {30: threading.Event()}
+    server = serve(held(gates))
+    pool = ConnectionPool()
+
+    request = begin(pool, server)
+    assert not request.ready() and wait_any([request], 0.05) == []
+    gates[30].set()
+
+    assert wait_any([request], 5) == [request] and request.ready()
+    assert request.answer().ext_fields["offset"] == "30"
+
+
+def test_wait_any_returns_the_requests_that_were_answered_and_leaves_the_others_in_flight(serve):
+    gates = {code: threading.Event() for code in (29, 30, 31)}
+    gates[31].set()
+    server = serve(held(gates))
+    pool = ConnectionPool()
+    requests = [begin(pool, server, code) for code in (29, 30, 31)]
+
+    assert wait_any(requests, 5) == [requests[2]]
+    assert requests[2].answer().ext_fields["offset"] == "31"
+    assert not requests[0].ready() and not requests[1].ready()  # still in flight, answered later
+    gates[29].set()
+    assert wait_any(requests[:2], 5) == [requests[0]]
+    gates[30].set()
+    assert [r.answer().ext_fields["offset"] for r in requests[:2]] == ["29", "30"]
+
+
+def test_wait_any_sleeps_until_its_timeout_when_nothing_is_answered(serve):
+    server = serve(lambda n, req: SILENCE)
+    pool = ConnectionPool()
+    requests = [begin(pool, server) for _ in range(3)]
+
+    started, cpu = time.monotonic(), time.process_time()
+    assert wait_any(requests, 0.5) == []
+    elapsed, cpu_used = time.monotonic() - started, time.process_time() - cpu
+
+    assert elapsed >= 0.5 and cpu_used < 0.2  # waited in the kernel, not in a loop
+    assert wait_any([], 5) == []  # nothing to wait on: at once
+
+
+def test_a_partly_arrived_answer_is_ready_and_read_whole(serve):
+    # The answer's first bytes arrive, the rest PAUSE_S later: readable, and reading takes the whole frame.
+    frame = ok(offset="7").encode()
+    server = serve(lambda n, req: [frame[:10], frame[10:]])
+    pool = ConnectionPool()
+    request = begin(pool, server)
+
+    assert wait_any([request], 5) == [request]
+    assert request.answer().ext_fields["offset"] == "7"
+
+
+def test_a_failed_or_cancelled_request_is_ready_at_once(serve):
+    server = serve(lambda n, req: DROP)
+    pool = ConnectionPool()
+    dropped, cancelled = begin(pool, server), begin(pool, server)
+    cancelled.cancel()
+
+    assert wait_any([dropped, cancelled], 5) == [cancelled]  # closed here: no need to wait at all
+    assert cancelled.fileno() == -1 and cancelled.ready()
+    assert wait_any([dropped], 5) == [dropped]  # the server closed it: reading fails at once
+    with pytest.raises(BrokerUnavailableError):
+        dropped.answer()
+
+
+def test_without_resend_a_broken_reused_connection_fails_the_request_instead_of_writing_it_again(serve):
+    # A long poll read once ready must not be written again: the new one would be held by the broker.
+    server = serve(lambda n, req: ok() if len(server.requests) == 1 else DROP)
+    pool = ConnectionPool()
+    ask(pool, server)
+
+    request = begin(pool, server, resend=False)
+    assert wait_any([request], 5) == [request]
+    with pytest.raises(BrokerUnavailableError):
+        request.answer()
+    assert server.accepted == 1 and len(server.requests) == 2
+
+
+def test_a_request_is_overdue_when_no_answer_came_within_its_timeout_of_the_write(serve):
+    server = serve(lambda n, req: SILENCE if req.code == 30 else ok())
+    pool = ConnectionPool()
+    silent, answered = begin(pool, server, 30, timeout_s=0.1), begin(pool, server, 31, timeout_s=0.1)
+
+    assert not silent.overdue()
+    time.sleep(0.3)
+
+    assert silent.overdue()
+    assert not answered.overdue()  # an answer read late (a frozen function) is not overdue
+    assert answered.answer().code == 0
 
 
 def test_the_client_is_standard_library_only_and_connects_on_first_use():
