@@ -269,6 +269,7 @@ class ReplicatorPublisher(Publisher):
         self.skipped_loops = 0
         #: Offset syncs and watermarks of acknowledged sends, stored before the offsets are committed.
         self._syncs = _Syncs()
+        self._histories: dict[str, list[dict[str, Any]]] = {}  # each source queue's stored runs
 
     def publish(self, messages: list[WireMessage]) -> None:
         from ..rocketmq.flight import pipelined
@@ -328,20 +329,22 @@ class ReplicatorPublisher(Publisher):
     def before_commit(self) -> None:
         """Append the acknowledged sends' offset syncs to each source queue's history of runs
         (source offsets s..s+n-1 were written at target offsets t..t+n-1) and move its verified
-        watermark, kept in the offset store under the connector's own namespace."""
+        watermark, kept in the offset store under the connector's own namespace. A queue's history
+        is read once per tick: while the tick holds the lease nobody else writes it."""
         runs, watermarks = self._syncs.take()
         if not runs:
             return
         name = sync_namespace(self.config.name)
-        partitions = [partition for partition, _ in runs.values()]
-        existing = self.stores.offsets.read(name, partitions)
+        unknown = [partition for key, (partition, _) in runs.items() if key not in self._histories]
+        if unknown:
+            stored = self.stores.offsets.read(name, unknown)
+            for partition in unknown:
+                self._histories[partition_key(partition)] = \
+                    list(stored[partition]["history"]) if partition in stored else []
         updates = []
         for key, (partition, new) in runs.items():
-            history = list(existing[partition]["history"]) if partition in existing else []
-            first = new[0]["source_offset"]
-            history = [h for h in history if h["source_offset"] < first]  # re-sent after a lost commit
-            history.extend(new)
-            updates.append((partition, {"history": history[-SYNC_HISTORY:], "watermark": watermarks[key]}))
+            history = self._histories[key] = append_runs(self._histories[key], new)
+            updates.append((partition, {"history": history, "watermark": watermarks[key]}))
         self.stores.offsets.alter(name, updates)
 
     def finish(self, task: Any, offsets: OffsetMap) -> None:
@@ -397,6 +400,7 @@ class _Syncs:
         """A run of ``items`` landed at consecutive target offsets from ``first_target_offset``.
         ``keys`` caches partition keys by object id for the caller's batch (whose records it keeps alive)."""
         target_offset = first_target_offset
+        target = [queue.broker_name, queue.topic, queue.queue_id]
         key = None
         for source in items:
             key = keys.get(id(source.partition))
@@ -409,11 +413,12 @@ class _Syncs:
             partition_runs = entry[1]
             last = partition_runs[-1] if partition_runs else None
             if last is not None and last["source_offset"] + last["count"] == source_offset \
-                    and last["target_offset"] + last["count"] == target_offset:
+                    and last["target_offset"] + last["count"] == target_offset \
+                    and (last["target"] is target or last["target"] == target):
                 last["count"] += 1
             else:
                 partition_runs.append({"source_offset": source_offset, "target_offset": target_offset,
-                                       "count": 1, "target": [queue.broker_name, queue.topic, queue.queue_id]})
+                                       "count": 1, "target": target})
             target_offset += 1
         if key is not None:
             last_message = items[-1]
@@ -422,13 +427,30 @@ class _Syncs:
                 "source_offset": int(last_message.offset["queue_offset"]) - 1,
                 "born_timestamp": born_timestamp(headers, last_message.timestamp),
                 "store_timestamp": int(headers[H_STORE_TS]) if headers.get(H_STORE_TS) else None,
-                "target": [queue.broker_name, queue.topic, queue.queue_id], "target_offset": target_offset - 1,
+                "target": target, "target_offset": target_offset - 1,
                 "acked_at": round(acked_at, 3)}
 
     def take(self) -> tuple[dict[str, tuple[dict[str, Any], list[dict[str, Any]]]], dict[str, dict[str, Any]]]:
         runs, watermarks = self.runs, self.watermarks
         self.runs, self.watermarks = {}, {}
         return runs, watermarks
+
+
+def append_runs(history: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A source queue's runs of offset syncs followed by ``new`` ones: runs re-sent after a lost
+    commit replace those they start before; a run that continues the last one (the next source
+    offset at the next offset of the same target queue) extends it, so a steady stream keeps one run."""
+    first = new[0]["source_offset"]
+    out = [h for h in history if h["source_offset"] < first]
+    for run in new:
+        last = out[-1] if out else None
+        if last is not None and last["target"] == run["target"] \
+                and last["source_offset"] + last["count"] == run["source_offset"] \
+                and last["target_offset"] + last["count"] == run["target_offset"]:
+            out[-1] = {**last, "count": last["count"] + run["count"]}
+        else:
+            out.append(run)
+    return out[-SYNC_HISTORY:]
 
 
 def sync_namespace(name: str) -> str:

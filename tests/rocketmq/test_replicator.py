@@ -15,7 +15,8 @@ from collections import Counter
 import pytest
 
 from connect_core.config import validate_config
-from connect_core.connectors.replicator import P_PATH, P_SOURCE_MSG_ID, P_SOURCE_OFFSET, TokenBucket, translate
+from connect_core.connectors.replicator import (P_PATH, P_SOURCE_MSG_ID, P_SOURCE_OFFSET, TokenBucket, append_runs,
+                                                translate)
 from connect_core.connectors.rocketmq import client_for
 from connect_core.rocketmq import BrokerUnavailableError, Message
 from connect_core.runtime.source_runner import SourceRunner
@@ -310,6 +311,20 @@ def test_offset_translation_is_exact_inside_runs_and_never_skips_between_them():
     assert translate(history, 17) == 105      # in the filtered gap: the next replicated message
     assert translate(history, 21) == 106
     assert translate(history, 30) == 107      # past the last run: its end
+
+
+def test_a_steady_stream_keeps_one_run_of_offset_syncs_however_often_it_commits():
+    target, other = ["broker-b", "orders", 1], ["broker-b", "orders", 2]
+    history: list = []
+    for second in range(300):  # a commit a second for five minutes
+        history = append_runs(history, [{"source_offset": 10 * second, "target_offset": 500 + 10 * second,
+                                         "count": 10, "target": target}])
+    assert history == [{"source_offset": 0, "target_offset": 500, "count": 3000, "target": target}]
+
+    resent = append_runs(history, [{"source_offset": 2990, "target_offset": 3500, "count": 5, "target": target}])
+    assert resent == [history[0], {"source_offset": 2990, "target_offset": 3500, "count": 5, "target": target}]
+    moved = append_runs(history, [{"source_offset": 3000, "target_offset": 3500, "count": 1, "target": other}])
+    assert len(moved) == 2  # the same offsets on another queue are another run
 
 
 def test_adding_queues_to_the_source_topic_requests_a_re_split(clusters):
