@@ -56,11 +56,12 @@ def _tasks() -> Any:
     return _once("tasks", TaskCache)
 
 
-#: Crashed ticks restart at once (the poller is its own on-failure destination) unless this many
-#: crashed within ``RECOVERY_WINDOW_S`` in a row of recoveries: a task that crashes every tick must
+#: Crashed ticks restart at once (the poller is its own on-failure destination), unless the last
+#: crashes came in a quick row: more than this many, each within ``CRASH_LOOP_S`` of the one before
+#: (a recovery tick that dies soon after taking over). A task that crashes every time it starts must
 #: not spin; the schedule alone then brings its next tick. ``SOURCE_RECOVERY_CRASH_LIMIT`` overrides.
 RECOVERY_CRASH_LIMIT = 3
-RECOVERY_WINDOW_S = 300.0
+CRASH_LOOP_S = 30.0
 
 
 def source_tick(event: Mapping[str, Any], context: Any, metrics: MetricsSink | None = None) -> dict[str, Any]:
@@ -74,10 +75,10 @@ def source_tick(event: Mapping[str, Any], context: Any, metrics: MetricsSink | N
     request, crashes = _unwrap_invocation_records(event)
     name, task = request["connector"], int(request["task"])
     limit = int(os.environ.get("SOURCE_RECOVERY_CRASH_LIMIT", RECOVERY_CRASH_LIMIT))
-    recent = [t for t in crashes if crashes[0] - t <= RECOVERY_WINDOW_S]
-    if len(recent) > limit:
+    in_a_row = _crashes_in_a_row(crashes)
+    if in_a_row > limit:
         logger.error("ticks of this task keep crashing: leaving it to its schedule",
-                     extra={"connector": name, "task": task, "crashes": len(recent), "window_s": RECOVERY_WINDOW_S})
+                     extra={"connector": name, "task": task, "crashes_in_a_row": in_a_row})
         return {"connector": name, "task": task, "outcome": "gave-up", "recovery": len(crashes)}
     if crashes:
         logger.warning("recovering after a crashed tick", extra={"connector": name, "task": task,
@@ -98,6 +99,16 @@ def _unwrap_invocation_records(event: Mapping[str, Any]) -> tuple[Mapping[str, A
         crashes.append(_epoch(event.get("timestamp")))
         event = event["requestPayload"]
     return event, crashes
+
+
+def _crashes_in_a_row(crashes: list[float]) -> int:
+    """How many of the newest crashes each came within ``CRASH_LOOP_S`` of the one before it."""
+    count = min(1, len(crashes))
+    for newer, older in zip(crashes, crashes[1:]):
+        if newer - older > CRASH_LOOP_S:
+            break
+        count += 1
+    return count
 
 
 def _epoch(timestamp: Any) -> float:

@@ -268,12 +268,13 @@ class _Tick:
                 if not self.continuous:
                     self.result.drained = True
                     return "drained"
-                self._commit()  # idle: nothing to gain by holding the offsets back
+                if self._commit_due_in() <= 0:
+                    self._commit()
                 self.task.wait(view, self._idle_wait_s())
                 continue
             self._deliver(records, rejected, view)
             self.telemetry.timing_ms(m.BATCH_LATENCY, (time.perf_counter() - started) * 1000)
-            if not self.continuous or self.clock() - (self.pending.since or 0) >= self.timings.commit_interval_s:
+            if not self.continuous or self._commit_due_in() <= 0:
                 self._commit()
 
     def _deliver(self, records: list[ConnectRecord], rejected: list[Any], view: OffsetMap) -> None:
@@ -332,10 +333,17 @@ class _Tick:
                                                   worker_id=self.runner.owner, progress=progress)
         self.telemetry.flush()
 
+    def _commit_due_in(self) -> float:
+        """Seconds until the uncommitted offsets must be committed (inf when there are none):
+        continuous polling commits at most every ``commit_interval_s``, idle or not."""
+        if not self.pending:
+            return float("inf")
+        return (self.pending.since or 0) + self.timings.commit_interval_s - self.clock()
+
     def _idle_wait_s(self) -> float:
         interval = self.connector.config.poll_interval_ms / 1000
         return max(0.0, min(interval, self.keeper.seconds_to_renewal(), self._time_left_s(),
-                            max(0.0, self.report_at - self.clock())))
+                            self.report_at - self.clock(), self._commit_due_in()))
 
     def _time_left_s(self) -> float:
         return self.keeper.remaining_ms() / 1000 - self.timings.safety_margin_s
