@@ -47,3 +47,15 @@ def rocketmq_clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rock
 def rocketmq_cluster(rocketmq_clusters: RocketMQClusters) -> RocketMQCluster:
     """Cluster A of the session's clusters."""
     return rocketmq_clusters["A"]
+
+
+@pytest.fixture
+def a(rocketmq_clusters: RocketMQClusters) -> RocketMQCluster:
+    """Cluster A, for tests that name the clusters by their role."""
+    return rocketmq_clusters["A"]
+
+
+@pytest.fixture
+def b(rocketmq_clusters: RocketMQClusters) -> RocketMQCluster:
+    """Cluster B."""
+    return rocketmq_clusters["B"]

@@ -25,16 +25,6 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-@pytest.fixture
-def a(rocketmq_clusters):
-    return rocketmq_clusters["A"]
-
-
-@pytest.fixture
-def b(rocketmq_clusters):
-    return rocketmq_clusters["B"]
-
-
 def source(a, topic, **overrides):
     config = {"name": unique("src"), "connector": "rocketmq-source", "namesrv_addr": a.namesrv_addr,
               "cluster": "A", "topics": [topic], **overrides}

@@ -31,11 +31,6 @@ def unique(prefix: str) -> str:
 
 
 @pytest.fixture
-def a(rocketmq_clusters):
-    return rocketmq_clusters["A"]
-
-
-@pytest.fixture
 def topic(a):
     name = unique("idle")
     a.create_topic(name, queues=QUEUES)
