@@ -191,6 +191,7 @@ class LambdaFunctionProvider(ResourceProvider):
         _ensure_role(ctx, props.get("Role", ""))
         config = self._configuration(ctx, props)
         config.pop("Tags", None)
+        config.pop("Architectures", None)  # set with the code (UpdateFunctionCode), not the configuration
         config.setdefault("Environment", {"Variables": {}})   # removed settings are removed
         config.setdefault("Layers", [])
         ctx.client("lambda").update_function_configuration(FunctionName=current.physical_id, **config)

@@ -186,6 +186,20 @@ def test_an_invalid_config_fails_the_deploy_with_the_reason_and_changes_nothing(
     assert schedules(runtime) == [schedule_name("demo-source", 0), schedule_name("demo-source", 1)]
 
 
+def test_a_continuous_connector_the_source_function_cannot_cover_fails_the_deploy(runtime, stores, edited_template):
+    # continuous polling with a one-minute schedule needs a source function timeout of 90 s or more
+    path = edited_template(("        batch_size: 100", "        batch_size: 100\n        polling: continuous"))
+
+    with pytest.raises(DeploymentError) as failure:
+        runtime.redeploy(path, parameters={"SourceTickSeconds": 60})
+
+    assert "schedule" in str(failure.value) and "at least 90 s" in str(failure.value)
+    assert "SourceTickSeconds" in str(failure.value)
+    assert stores.configs.get_connector("demo-source").config.get("polling") is None  # unchanged
+    runtime.redeploy(path, parameters={"SourceTickSeconds": 120})  # a timeout that covers it
+    assert stores.configs.get_connector("demo-source").config["polling"] == "continuous"
+
+
 def test_delete_stops_the_tasks_and_removes_their_schedules_but_keeps_offsets(runtime, stores):
     runtime.advance(60)
 
