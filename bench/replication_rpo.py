@@ -13,13 +13,15 @@ rate by another process. A message's lag is B's store time minus A's born time. 
    replication resumes (the first message born after the kill is stored on B) and messages lost;
 3. ``drain``: ``polling: drain``, the cheapest mode and the behaviour before continuous polling;
 4. ``plain loop``: a hand-written pull+send loop that never stops, the floor (no leases, no
-   handovers, no stores), from replication_throughput.py.
+   handovers, no stores), from replication_throughput.py;
+5. ``idle``: a continuous and a drain replicator of a topic that gets no message, for what a task
+   costs when there is nothing to replicate.
 
 From the counts each round measured — ticks, Lambda seconds, DynamoDB request units (counted in
 the sandboxes by dynamodb_meter.py), schedule invocations — the cost of a task per month at AWS
 list prices (``PRICES``).
 
-    python bench/replication_rpo.py                          # 4 + 4 + 3 minutes at 1000 msg/s
+    python bench/replication_rpo.py                          # 4 + 4 + 3 minutes at 1000 msg/s, 2 + 2 idle
     python bench/replication_rpo.py --minutes 1 --rate 200   # a quick look
 """
 
@@ -128,6 +130,26 @@ class Round:
     result: dict[str, Any] = field(default_factory=dict)
     lags: list[tuple[float, int]] = field(default_factory=list)   # (born, seconds into the round; lag ms)
     events: list[tuple[str, float]] = field(default_factory=list)  # (handover | kill, seconds into the round)
+
+
+def idle_round(stack: Stack, a: Any, b: Any, polling: str, seconds: float) -> dict[str, Any]:
+    """What a task costs while its topics are idle: the counts of ``seconds`` without a message."""
+    name = f"rpo-idle-{polling}-{uuid.uuid4().hex[:6]}"
+    topic = throughput.fresh_topic(a, f"idle-{polling}")
+    b.create_topic(topic, queues=throughput.QUEUES)
+    config = {"name": name, "connector": "rocketmq-replicator", "topics": [topic], "polling": polling,
+              "source_cluster": {"name": "A", "namesrv_addr": a.namesrv_addr},
+              "target_cluster": {"name": "B", "namesrv_addr": b.namesrv_addr}}
+    started = time.time()
+    stack.call("POST", "/connectors", {"name": name, "config": config})
+    time.sleep(seconds)
+    stack.call("PUT", f"/connectors/{name}/stop")
+    wait_until(lambda: not stack.running(name), 60)
+    ended = time.time()
+    stack.call("DELETE", f"/connectors/{name}")
+    result = {"polling": polling, "seconds": seconds, "counts": counts(stack, name, stack.ticks(name), started, ended)}
+    result["cost_per_task_month"] = monthly_cost(result["counts"])
+    return result
 
 
 def run_round(stack: Stack, a: Any, b: Any, spec: Round) -> Round:
@@ -297,6 +319,8 @@ def report(result: dict[str, Any], plot_note: str) -> str:
                 f"{r['handovers']} | {r.get('handover_gap_ms_max') and round(r['handover_gap_ms_max'])} | "
                 f"{r['lost']} | {r['duplicates']} |")
 
+    idle = result["idle"]
+
     def cost_row(label: str, r: dict[str, Any]) -> str:
         m = r["cost_per_task_month"]
         return (f"| {label} | {m['lambda_gb_s']:,} | {m['lambda_compute']:.2f} | {m['wru_millions']} / "
@@ -356,14 +380,19 @@ def report(result: dict[str, Any], plot_note: str) -> str:
         f"request units, Scheduler ${PRICES['scheduler_invocations_per_million']} per million invocations "
         "(the first 14 million a month are free). Data transfer and storage are left out.",
         "",
-        "| mode | Lambda GB-s | Lambda $ | DynamoDB million WRU / RRU | DynamoDB $ | Scheduler $ | total $ |",
+        "| mode, traffic | Lambda GB-s | Lambda $ | DynamoDB million WRU / RRU | DynamoDB $ | Scheduler $ | total $ |",
         "|---|---|---|---|---|---|---|",
-        cost_row("continuous", c),
-        cost_row("drain", drain),
+        cost_row(f"continuous, {c['rate_per_s']:g} msg/s", c),
+        cost_row(f"drain, {drain['rate_per_s']:g} msg/s", drain),
+        cost_row("continuous, idle", idle["continuous"]),
+        cost_row("drain, idle", idle["drain"]),
         "",
-        "Continuous polling keeps one tick alive all the time: its Lambda time is the month (plus the overlap "
-        "of each handover); drain ticks run only while there is a backlog. DynamoDB: continuous commits at "
-        "most once a second and renews its lease every ~3 s; drain commits after every batch.",
+        "Continuous polling keeps one tick alive all the time, traffic or not: its Lambda time is the month "
+        "(plus the overlap of each handover), and it commits at most once a second and renews its lease every "
+        "~3 s. A drain tick runs only until its source is empty, so an idle task costs next to nothing; but "
+        "under sustained traffic a drain tick rarely finds the source empty, chases the stream like a "
+        "continuous one and commits after every batch, which makes it the dearer of the two in DynamoDB. "
+        f"Idle rounds: {idle['continuous']['seconds']:g} s each without a message.",
         "",
         "Raw counts: " + "; ".join(f"{k}: {rounds[k]['counts']}" for k in ("continuous", "crash", "drain")) + ".",
         "",
@@ -405,6 +434,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drain-minutes", type=float, default=3.0)
     parser.add_argument("--rate", type=float, default=1000.0, help="messages per second")
     parser.add_argument("--kills", type=int, default=5)
+    parser.add_argument("--idle-minutes", type=float, default=2.0, help="each idle round (cost only)")
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args(argv)
 
@@ -424,10 +454,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"round {spec.kind}: {spec.seconds:g} s at {spec.rate:g} msg/s", flush=True)
             rounds[spec.kind] = run_round(stack, a, b, spec)
             print(json.dumps(rounds[spec.kind].result["lag_ms"]), flush=True)
+        idle = {}
+        for polling in ("continuous", "drain"):
+            print(f"idle, {polling}: {args.idle_minutes * 60:g} s", flush=True)
+            idle[polling] = idle_round(stack, a, b, polling, args.idle_minutes * 60)
         print("plain loop", flush=True)
         plain, _ = throughput.lag_run("plain_loop", a, b, args.rate, 60.0)
         result = {"date": time.strftime("%Y-%m-%d"), "machine": throughput.machine_facts(),
-                  "rounds": {k: r.result for k, r in rounds.items()}, "plain_loop": plain, "prices": PRICES}
+                  "rounds": {k: r.result for k, r in rounds.items()}, "idle": idle, "plain_loop": plain,
+                  "prices": PRICES}
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "replication_rpo.json").write_text(json.dumps(result, indent=2) + "\n")
         note = plot(rounds, args.out / "replication_rpo.png")
