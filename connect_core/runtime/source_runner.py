@@ -142,7 +142,7 @@ class SourceRunner:
             keeper.release()  # the successor need not wait for the chores below
             publisher.finish(task, view)
             progress = self._report(task, publisher, view)
-            if result.stopped in ("drained", "deadline", "handover", "reconfigured"):
+            if result.stopped in ("drained", "deadline", "reconfigured"):  # after a handover: the successor's
                 self.stores.status.put_task_status(name, task_id, State.RUNNING, worker_id=self.owner,
                                                    progress=progress)
             changed = task.needs_reconfiguration()
