@@ -122,10 +122,10 @@ class SourceConnectorConfig(ConnectorConfig):
                           description="EventBridge Scheduler expression for each task's polling tick: "
                                       "rate(N minutes), cron(...) or at(...).")
     polling: Literal["continuous", "drain"] = Field(
-        "drain", description="'drain': a tick polls until the source has nothing more, then ends (the "
-                             "cheapest; data waits up to a schedule period). 'continuous': a tick keeps "
-                             "polling while the source is idle until the next tick takes the task over, so "
-                             "records move within the pipeline's latency (needs a rate() schedule).")
+        "drain", description="'drain': a tick polls until the source has nothing more, then ends (cheapest "
+                             "for a mostly idle source; data waits up to a schedule period). 'continuous': a "
+                             "tick keeps polling while the source is idle until the next tick takes the task "
+                             "over, so records move within the pipeline's latency (needs a rate() schedule).")
     poll_interval_ms: int = Field(
         1000, ge=10, le=60_000,
         description="Continuous polling: how long to wait for new records after a poll that found none, "

@@ -96,7 +96,8 @@ class RocketMQSourceConfig(SourceConnectorConfig):
         "continuous", description="'continuous' (the default here): a tick long-polls the brokers while "
                                   "the topics are idle and hands the task over to the next tick, so messages "
                                   "move within the pipeline's latency. 'drain': a tick ends once the queues "
-                                  "are caught up (cheaper; messages wait up to a schedule period).")
+                                  "are caught up (cheaper while the topics are mostly idle; messages wait up "
+                                  "to a schedule period).")
 
     @model_validator(mode="after")
     def _start_timestamp(self) -> "RocketMQSourceConfig":
