@@ -17,23 +17,29 @@ _EXPORTS = {
     "ConnectionPool": "connection", "shared_pool": "connection",
     "RocketMQError": "errors", "TopicNotFoundError": "errors", "BrokerUnavailableError": "errors",
     "BrokerBusyError": "errors", "SendFailedError": "errors", "ProtocolError": "errors",
+    "SecurityError": "errors", "AuthenticationError": "errors", "PermissionDeniedError": "errors",
+    "TlsError": "errors", "TlsRequiredError": "errors",
+    "Security": "security", "Tls": "security", "Credentials": "security",
 }
 
 if TYPE_CHECKING:
     from .client import Call, PullResult, RocketMQClient, SendResult
     from .connection import ConnectionPool, shared_pool
     from .flight import pipelined
-    from .errors import (BrokerBusyError, BrokerUnavailableError, ProtocolError, RocketMQError, SendFailedError,
+    from .errors import (AuthenticationError, BrokerBusyError, BrokerUnavailableError, PermissionDeniedError,
+                         ProtocolError, RocketMQError, SecurityError, SendFailedError, TlsError, TlsRequiredError,
                          TopicNotFoundError)
+    from .security import Credentials, Security, Tls
     from .message import Message, MessageExt, MessageQueue
     from .route import BrokerData, ClusterInfo, QueueData, TopicRoute
 
 
 def close_connections() -> None:
     """Close every pooled remoting connection of this process (they are otherwise kept for reuse)."""
-    from .connection import shared_pool
+    from .connection import shared_pools
 
-    shared_pool().close()
+    for pool in shared_pools():
+        pool.close()
 
 
 __getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)

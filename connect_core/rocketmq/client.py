@@ -25,13 +25,15 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, Literal, TypeVar
 
 from .codes import (BUSY_CODES, PULL_FLAG_SUBSCRIPTION, PULL_FLAG_SUSPEND, SEND_STATUS,
-                    RequestCode, ResponseCode, code_name)
+                    RequestCode, ResponseCode, code_name, request_name)
 from .connection import ConnectionPool, shared_pool
-from .errors import BrokerBusyError, BrokerUnavailableError, RocketMQError, SendFailedError, TopicNotFoundError
+from .errors import (AuthenticationError, BrokerBusyError, BrokerUnavailableError, PermissionDeniedError,
+                     RocketMQError, SecurityError, SendFailedError, TopicNotFoundError)
 from .message import (Message, MessageExt, MessageQueue, body_bytes, decode_messages, encode_batch_body,
                       encode_properties, new_unique_id)
 from .protocol import RemotingCommand
 from .route import ClusterInfo, TopicRoute
+from .security import PLAINTEXT, Security
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +79,29 @@ class SendResult:
     status: SendStatus = "SEND_OK"
     msg_ids: tuple[str, ...] = ()
     transaction_id: str | None = None
+
+
+#: Words of a NO_PERMISSION remark that mean the broker did not accept who the client is (ACL 1.0
+#: and 2.0 wordings); any other refusal is a missing permission.
+_AUTHENTICATION_WORDS = re.compile(r"signature|authenticat|username|access ?key|is not found|disabled|"
+                                   r"no acl config|password|secret|credential", re.IGNORECASE)
+
+#: The ACL action each request needs (ACL 2.0 names), for the hint in a permission error.
+NEEDED_ACTION = {
+    RequestCode.SEND_MESSAGE: "Pub on the topic", RequestCode.SEND_MESSAGE_V2: "Pub on the topic",
+    RequestCode.SEND_BATCH_MESSAGE: "Pub on the topic", RequestCode.PULL_MESSAGE: "Sub on the topic and the group",
+    RequestCode.GET_MAX_OFFSET: "Get or Sub on the topic", RequestCode.GET_MIN_OFFSET: "Get or Sub on the topic",
+    RequestCode.SEARCH_OFFSET_BY_TIMESTAMP: "Get or Sub on the topic",
+    RequestCode.QUERY_CONSUMER_OFFSET: "Sub on the topic and the group",
+    RequestCode.UPDATE_CONSUMER_OFFSET: "Sub on the topic and the group",
+    RequestCode.UPDATE_AND_CREATE_TOPIC: "Create or Update on the topic (an admin's)",
+    RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP: "Create or Update on the group (an admin's)",
+}
+
+
+def refusal_kind(remark: str) -> type[SecurityError]:
+    """AuthenticationError or PermissionDeniedError for a NO_PERMISSION answer's remark."""
+    return AuthenticationError if _AUTHENTICATION_WORDS.search(remark or "") else PermissionDeniedError
 
 
 def parse_tag_expression(expression: str | None) -> frozenset[str] | None:
@@ -150,11 +175,16 @@ class RocketMQClient:
 
     ``via_proxy=True`` when ``namesrv_addr`` is a 5.x proxy's remoting port: every request then goes to
     the proxy, which forwards by broker name (a Local-mode proxy's routes name its gRPC port instead of
-    its remoting port, so the route's addresses cannot be used)."""
+    its remoting port, so the route's addresses cannot be used).
+
+    ``security``: TLS for every connection (name servers and brokers) and credentials that sign every
+    request (``security.Security``). ``cluster``: a name for the cluster, used in error messages.
+    A request the cluster refuses for who the client is raises AuthenticationError or
+    PermissionDeniedError, a TLS failure TlsError (all SecurityError: the configuration must change)."""
 
     def __init__(self, namesrv_addr: str, *, timeout_s: float = 5.0, route_ttl_s: float = 30.0,
                  producer_group: str = DEFAULT_PRODUCER_GROUP, pool: ConnectionPool | None = None,
-                 via_proxy: bool = False) -> None:
+                 via_proxy: bool = False, security: Security | None = None, cluster: str | None = None) -> None:
         self.namesrv_addrs = [a.strip() for a in re.split(r"[;,]", namesrv_addr or "") if a.strip()]
         if not self.namesrv_addrs:
             raise ValueError(f"no name server address in {namesrv_addr!r}")
@@ -164,6 +194,8 @@ class RocketMQClient:
         self.route_ttl_s = route_ttl_s
         self.producer_group = producer_group
         self.via_proxy = via_proxy
+        self.security = security or PLAINTEXT
+        self.cluster = cluster
         self._pool = pool
         self._routes: dict[str, _CachedRoute] = {}
         self._lock = threading.Lock()
@@ -175,7 +207,16 @@ class RocketMQClient:
 
     @property
     def pool(self) -> ConnectionPool:
-        return self._pool if self._pool is not None else shared_pool()
+        return self._pool if self._pool is not None else shared_pool(self.security.tls)
+
+    def __repr__(self) -> str:
+        return (f"<RocketMQClient {self.cluster or ''} namesrv={';'.join(self.namesrv_addrs)} "
+                f"({self.security.describe()})>")
+
+    def _command(self, code: int, fields: dict[str, object] | None, body: bytes) -> RemotingCommand:
+        cmd = RemotingCommand.request(code, fields, body)
+        credentials = self.security.credentials
+        return credentials.sign(cmd) if credentials is not None else cmd
 
     def close(self) -> None:
         """Forget cached routes. Pooled connections stay open for the next client (and invocation);
@@ -194,8 +235,11 @@ class RocketMQClient:
                  timeout_s: float | None = None) -> RemotingCommand:
         if self._closed:
             raise RocketMQError("the client is closed")
-        cmd = RemotingCommand.request(code, fields, body)
-        return self.pool.request(addr, cmd, timeout_s or self.timeout_s)
+        cmd = self._command(code, fields, body)
+        try:
+            return self.pool.request(addr, cmd, timeout_s or self.timeout_s)
+        except SecurityError as e:
+            raise self._located(e) from None
 
     def _namesrv_request(self, code: int, fields: dict[str, object] | None = None) -> tuple[str, RemotingCommand]:
         """Ask the name servers in turn, starting with the last one that answered."""
@@ -212,11 +256,22 @@ class RocketMQClient:
             self._namesrv_index = index
             return addr, answer
         assert last_error is not None
-        raise BrokerUnavailableError(f"no name server answered ({'; '.join(self.namesrv_addrs)}): {last_error}",
-                                     addr=last_error.addr) from None
+        kind = type(last_error) if isinstance(last_error, SecurityError) else BrokerUnavailableError
+        raise kind(f"no name server answered ({'; '.join(self.namesrv_addrs)}): {last_error}",
+                   addr=last_error.addr) from None
 
-    @staticmethod
-    def _fail(answer: RemotingCommand, what: str, addr: str,
+    @property
+    def where(self) -> str:
+        """The cluster, for error messages: its name (when given) and name servers."""
+        servers = ";".join(self.namesrv_addrs)
+        return f"cluster {self.cluster!r} (name servers {servers})" if self.cluster else f"cluster at {servers}"
+
+    def _located(self, error: SecurityError) -> SecurityError:
+        """A connection-level security failure, with the cluster and what the client used added."""
+        return type(error)(f"{self.where}: {error} [{self.security.describe()}]", code=error.code,
+                           remark=error.remark, addr=error.addr)
+
+    def _fail(self, answer: RemotingCommand, what: str, addr: str,
               error: type[RocketMQError] = RocketMQError) -> RocketMQError:
         remark = (answer.remark or "").strip()
         text = f"{what} failed on {addr}: {code_name(answer.code)}" + (f": {remark}" if remark else "")
@@ -224,6 +279,13 @@ class RocketMQClient:
             error = TopicNotFoundError
         elif answer.code in BUSY_CODES:
             error = BrokerBusyError
+        elif answer.code == ResponseCode.NO_PERMISSION:
+            error = refusal_kind(remark)
+            request = request_name(answer.request_code) if answer.request_code is not None else "the request"
+            needed = NEEDED_ACTION.get(answer.request_code) if error is PermissionDeniedError else None  # type: ignore[call-overload]
+            text = (f"{self.where}: {what}: {request} refused by {addr}: {code_name(answer.code)}"
+                    + (f": {remark}" if remark else "") + (f" ({request} needs {needed})" if needed else "")
+                    + f" [{self.security.describe()}]")
         return error(text, code=answer.code, remark=answer.remark, addr=addr)
 
     # ------------------------------------------------------------------------------------------- routes
@@ -295,9 +357,11 @@ class RocketMQClient:
             raise RocketMQError("the client is closed")
         addr = self.broker_addr(mq, master=master)
         # bname: the 5.x proxy forwards by it; brokers ignore it.
-        cmd = RemotingCommand.request(code, {**fields, "bname": mq.broker_name}, body)
+        cmd = self._command(code, {**fields, "bname": mq.broker_name}, body)
         try:
             return addr, self.pool.begin(addr, cmd, timeout_s or self.timeout_s, **options)
+        except SecurityError as e:
+            raise self._located(e) from None
         except BrokerUnavailableError:
             self.invalidate_route(mq.topic)  # a restarted or replaced broker may have a new address
             raise

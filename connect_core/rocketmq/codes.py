@@ -62,6 +62,14 @@ class ResponseCode(IntEnum):
     GO_AWAY = 1500
 
 
+def request_name(code: int) -> str:
+    """``PULL_MESSAGE(11)`` for a known request code, ``request 42`` otherwise."""
+    try:
+        return f"{RequestCode(code).name}({code})"
+    except ValueError:
+        return f"request {code}"
+
+
 def code_name(code: int) -> str:
     """``TOPIC_NOT_EXIST(17)`` for a known code, the bare number otherwise."""
     try:

@@ -17,6 +17,13 @@ is here": a broker writes an answer in one go, so reading the rest of a frame th
 arrive waits for the network only, never for the broker. (Nor is the first frame anything but the
 answer: brokers send requests of their own only to clients that registered with a heartbeat, which
 this client never sends.)
+
+TLS (``security.Tls``): a pool serves one set of TLS settings (``shared_pool(tls)``), so a plaintext
+and a TLS connection to the same address never mix. An SSL socket can hold decrypted bytes that
+the socket itself no longer reports as readable: readiness checks ask the socket's ``pending()``
+first (``InFlight.fileno`` is -1 then: reading would not wait). A fresh plaintext connection closed
+by the server right after its first request, or answered with bytes that are no frame, is reported
+as a server that may require TLS.
 """
 
 from __future__ import annotations
@@ -25,14 +32,19 @@ import logging
 import math
 import select
 import socket
+import ssl
 import struct
 import threading
 import time
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from functools import partial
+from typing import TYPE_CHECKING, Callable, Iterator
 
-from .errors import BrokerUnavailableError, ProtocolError
+from .errors import BrokerUnavailableError, ProtocolError, TlsError, TlsRequiredError
 from .protocol import MAX_FRAME_BYTES, RemotingCommand, decode_frame
+
+if TYPE_CHECKING:
+    from .security import Tls
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +53,10 @@ _LENGTH = struct.Struct(">i")
 
 class _Broken(Exception):
     """The connection failed (reset, closed, refused write): it cannot be used any more."""
+
+
+class _TlsRecord(ProtocolError):
+    """A plaintext connection received a TLS record (an alert) where a frame should start."""
 
 
 def readable(fds: list[int], timeout_s: float) -> set[int]:
@@ -74,7 +90,9 @@ class Connection:
         self.requests = 0
 
     @classmethod
-    def open(cls, addr: str, timeout_s: float) -> "Connection":
+    def open(cls, addr: str, timeout_s: float, tls: "Tls | None" = None) -> "Connection":
+        """A connected socket; with ``tls`` the handshake is done, the server certificate and host
+        name verified. A handshake the server refuses raises TlsError (retrying does not help)."""
         host, port = split_addr(addr)
         try:
             sock = socket.create_connection((host, port), timeout=timeout_s)
@@ -84,6 +102,8 @@ class Connection:
             raise BrokerUnavailableError(f"cannot connect to {addr}: {e.strerror or e}", addr=addr) from None
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        if tls is not None:
+            sock = _handshake(sock, addr, host, tls, timeout_s)
         return cls(addr, sock)
 
     @property
@@ -98,6 +118,15 @@ class Connection:
     def local_port(self) -> int | None:
         return None if self._sock is None else self._sock.getsockname()[1]
 
+    @property
+    def tls(self) -> bool:
+        return isinstance(self._sock, ssl.SSLSocket)
+
+    def pending(self) -> int:
+        """Decrypted bytes an SSL socket holds already (readable() does not see them); 0 for plaintext."""
+        sock = self._sock
+        return sock.pending() if isinstance(sock, ssl.SSLSocket) else 0
+
     def close(self) -> None:
         sock, self._sock = self._sock, None
         if sock is not None:
@@ -110,6 +139,8 @@ class Connection:
         """True when an idle connection is readable: the peer closed it, or sent something unasked."""
         if self._sock is None:
             return True
+        if isinstance(self._sock, ssl.SSLSocket):
+            return self._tls_is_stale(self._sock)
         try:
             self._sock.setblocking(False)
             self._sock.recv(1, socket.MSG_PEEK)
@@ -121,6 +152,25 @@ class Connection:
         finally:
             if self._sock is not None:
                 self._sock.setblocking(True)
+
+    def _tls_is_stale(self, sock: ssl.SSLSocket) -> bool:
+        # An SSL socket cannot peek. Readable raw bytes may be a TLS record carrying no data (a late
+        # session ticket): reading it then "wants more" and the connection is fine; data or a close is stale.
+        if sock.pending():
+            return True
+        if not readable([sock.fileno()], 0):
+            return False
+        try:
+            sock.setblocking(False)
+            sock.recv(1)
+            return True
+        except ssl.SSLWantReadError:
+            return False
+        except OSError:
+            return True
+        finally:
+            if self._sock is not None:
+                sock.setblocking(True)
 
     def write(self, cmd: RemotingCommand, timeout_s: float) -> None:
         """Send ``cmd`` without waiting for its answer (``read_answer``). Raises BrokerUnavailableError
@@ -146,6 +196,7 @@ class Connection:
                     if answer.opaque != cmd.opaque:
                         log.debug("answer from %s has opaque %s, the request %s", self.addr, answer.opaque, cmd.opaque)
                     self.last_used = time.monotonic()
+                    answer.request_code = cmd.code
                     return answer
                 log.debug("ignoring request code=%s from %s", answer.code, self.addr)
         raise AssertionError("unreachable")
@@ -168,8 +219,11 @@ class Connection:
             raise _Broken(f"{type(e).__name__}: {e}") from None
 
     def _read_frame(self, deadline: float) -> RemotingCommand:
-        (length,) = _LENGTH.unpack(self._read_exactly(4, deadline))
+        prefix = self._read_exactly(4, deadline)
+        (length,) = _LENGTH.unpack(prefix)
         if length <= 0 or length > MAX_FRAME_BYTES:
+            if prefix[0] in (0x15, 0x16) and prefix[1] == 0x03 and not self.tls:  # alert/handshake, TLS 1.x
+                raise _TlsRecord(f"a TLS record from {self.addr} where a frame should start", addr=self.addr)
             raise ProtocolError(f"frame length {length} from {self.addr} is out of range", addr=self.addr)
         return decode_frame(self._read_exactly(length, deadline))
 
@@ -190,16 +244,42 @@ class Connection:
         return view
 
 
+def _handshake(sock: socket.socket, addr: str, host: str, tls: "Tls", timeout_s: float) -> ssl.SSLSocket:
+    try:
+        return tls.wrap(sock, host)
+    except ssl.SSLCertVerificationError as e:
+        sock.close()
+        name = tls.server_name or host
+        raise TlsError(f"TLS handshake with {addr} failed: certificate verify failed: {e.verify_message} "
+                       f"(verified as {name!r}, against "
+                       f"{'the CA bundle ' + repr(tls.ca_file) if tls.ca_file else 'the configured CA bundle' if tls.ca_pem else 'the system trust store'})",
+                       addr=addr) from None
+    except ssl.SSLError as e:
+        sock.close()
+        raise TlsError(f"TLS handshake with {addr} failed: {e.reason or e}: the server may not serve TLS on "
+                       f"this port", addr=addr) from None
+    except socket.timeout:
+        sock.close()
+        raise BrokerUnavailableError(f"TLS handshake with {addr} timed out after {timeout_s:g}s "
+                                     f"(does the server serve TLS on this port?)", addr=addr) from None
+    except OSError as e:
+        sock.close()
+        raise BrokerUnavailableError(f"TLS handshake with {addr} failed: {e.strerror or e} (does the server "
+                                     f"serve TLS on this port?)", addr=addr) from None
+
+
 class ConnectionPool:
-    """Idle connections by address. ``max_idle_s`` stays below the broker's 120 s idle timeout."""
+    """Idle connections by address. ``max_idle_s`` stays below the broker's 120 s idle timeout.
+    ``tls``: every connection of this pool uses it (None: plaintext)."""
 
     def __init__(self, *, max_idle_per_addr: int = 16, max_idle_s: float = 60.0,
-                 opener: Callable[[str, float], Connection] = Connection.open) -> None:
+                 opener: Callable[[str, float], Connection] | None = None, tls: "Tls | None" = None) -> None:
         self._idle: dict[str, list[Connection]] = {}
         self._lock = threading.Lock()
         self._max_idle_per_addr = max_idle_per_addr
         self._max_idle_s = max_idle_s
-        self._open = opener
+        self.tls = tls
+        self._open = opener if opener is not None else partial(Connection.open, tls=tls)
         self.opened = 0  # connections opened over the pool's life (for tests and metrics)
 
     def request(self, addr: str, cmd: RemotingCommand, timeout_s: float) -> RemotingCommand:
@@ -272,7 +352,7 @@ class InFlight:
     written again would have to be waited for (the broker holds it until a message arrives)."""
 
     __slots__ = ("pool", "addr", "cmd", "timeout_s", "conn", "reused", "resend", "connect_timeout_s", "done",
-                 "written")
+                 "written", "reconnected")
 
     def __init__(self, pool: ConnectionPool, addr: str, cmd: RemotingCommand, timeout_s: float,
                  conn: Connection, reused: bool, resend: bool = True, connect_timeout_s: float | None = None) -> None:
@@ -281,6 +361,7 @@ class InFlight:
         self.connect_timeout_s = timeout_s if connect_timeout_s is None else connect_timeout_s
         self.done = False
         self.written = time.monotonic()
+        self.reconnected = False
 
     def write(self) -> None:
         try:
@@ -298,9 +379,10 @@ class InFlight:
 
     def fileno(self) -> int:
         """The file descriptor to wait on for the answer (:func:`readable`); -1 when there is nothing
-        to wait for: the answer was read (the connection may serve another request by now), or the
-        connection is closed (cancelled, failed) and reading fails at once."""
-        return -1 if self.done else self.conn.fileno()
+        to wait for: the answer was read (the connection may serve another request by now), the
+        connection is closed (cancelled, failed) and reading fails at once, or its SSL socket holds
+        decrypted bytes already."""
+        return -1 if self.done or self.conn.pending() else self.conn.fileno()
 
     def ready(self) -> bool:
         """True when reading the answer would not wait for the broker: the answer has begun to arrive,
@@ -332,12 +414,25 @@ class InFlight:
                 answer = self.conn.read_answer(self.cmd, self.timeout_s)
         except _Broken as e:
             self.conn.close()
+            if self._maybe_tls_only():
+                raise self._tls_required(f"the server closed the connection right after the first request ({e})")
             raise BrokerUnavailableError(f"connection to {self.addr} failed: {e}", addr=self.addr) from None
+        except _TlsRecord as e:
+            self.conn.close()
+            raise self._tls_required(str(e))
         except BaseException:
             self.conn.close()
             raise
         self.pool._release(self.addr, self.conn)
         return answer
+
+    def _maybe_tls_only(self) -> bool:
+        """A plaintext connection that failed on its very first request: what a TLS-only server does."""
+        return self.pool.tls is None and not self.reused and not self.reconnected and self.conn.requests <= 1
+
+    def _tls_required(self, what: str) -> TlsRequiredError:
+        return TlsRequiredError(f"plaintext connection to {self.addr} failed: {what}: the server may require TLS "
+                        f"(set tls for this cluster)", addr=self.addr)
 
     def cancel(self) -> None:
         """Give the request up: its answer is never read, so its connection is closed."""
@@ -347,21 +442,31 @@ class InFlight:
     def _reconnect(self, error: _Broken) -> None:
         if not self.reused:
             self.conn.close()
+            if self._maybe_tls_only():
+                raise self._tls_required(f"the server closed the connection right after the first request ({error})")
             raise BrokerUnavailableError(f"connection to {self.addr} failed: {error}", addr=self.addr) from None
         log.info("connection to %s was broken (%s); reconnecting", self.addr, error)
         self.reused = False
+        self.reconnected = True
         self.conn = self.pool._connect(self.addr, self.connect_timeout_s)
 
 
-_shared_pool: ConnectionPool | None = None
+_shared_pools: dict["Tls | None", ConnectionPool] = {}
 _shared_lock = threading.Lock()
 
 
-def shared_pool() -> ConnectionPool:
-    """The process-wide pool: connections outlive a client object and so a Lambda invocation."""
-    global _shared_pool
-    if _shared_pool is None:
+def shared_pool(tls: "Tls | None" = None) -> ConnectionPool:
+    """The process-wide pool for ``tls`` (plaintext by default): connections outlive a client
+    object and so a Lambda invocation."""
+    pool = _shared_pools.get(tls)
+    if pool is None:
         with _shared_lock:
-            if _shared_pool is None:
-                _shared_pool = ConnectionPool()
-    return _shared_pool
+            pool = _shared_pools.get(tls)
+            if pool is None:
+                pool = _shared_pools[tls] = ConnectionPool(tls=tls)
+    return pool
+
+
+def shared_pools() -> list[ConnectionPool]:
+    with _shared_lock:
+        return list(_shared_pools.values())

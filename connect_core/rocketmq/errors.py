@@ -37,3 +37,29 @@ class SendFailedError(RocketMQError):
 
 class ProtocolError(RocketMQError):
     """A frame or a stored message could not be decoded."""
+
+
+class SecurityError(RocketMQError):
+    """The cluster refused who the client is or how it connects: wrong or missing credentials, a
+    missing permission, a TLS failure. Retrying does not help; the configuration must change. The
+    message names the server, the request and the reason, never a secret."""
+
+
+class AuthenticationError(SecurityError):
+    """The credentials were refused: unknown access key, wrong secret key (signature mismatch), or
+    none sent to a cluster that requires them."""
+
+
+class PermissionDeniedError(SecurityError):
+    """The user is known but lacks a permission on a resource (topic, group, cluster)."""
+
+
+class TlsError(SecurityError):
+    """The TLS handshake failed (certificate not trusted, host name mismatch, not a TLS server), or a
+    plaintext connection was dropped by a server that requires TLS."""
+
+
+class TlsRequiredError(TlsError, BrokerUnavailableError):
+    """A fresh plaintext connection was closed right after its first request (or answered with a TLS
+    record): what a server that requires TLS does. Also retriable, as a broker going down mid-request
+    looks the same from here."""

@@ -57,6 +57,8 @@ class RemotingCommand:
     language: str = LANGUAGE
     version: int = CLIENT_VERSION
     serialize_type: int = SERIALIZE_JSON
+    #: On an answer: the code of the request it answers (set by the connection), for error messages.
+    request_code: int | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def request(cls, code: int, fields: dict[str, object] | None = None, body: bytes = b"") -> "RemotingCommand":

@@ -389,6 +389,6 @@ def test_the_client_is_standard_library_only_and_connects_on_first_use():
             "from connect_core.rocketmq import RocketMQClient, connection; "
             "RocketMQClient('127.0.0.1:9876;127.0.0.1:9877'); "
             "extra = {m.split('.')[0] for m in set(sys.modules) - before} - set(sys.stdlib_module_names); "
-            "print(sorted(extra), connection._shared_pool)")
+            "print(sorted(extra), connection._shared_pools)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["['connect_core']", "None"]
+    assert out.stdout.split() == ["['connect_core']", "{}"]
