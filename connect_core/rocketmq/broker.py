@@ -26,6 +26,18 @@ How a cluster runs:
   not exist (5.4.0 still created it), so both must be created first.
 - ``stop()`` ends only the processes this cluster started, by PID: SIGTERM, a grace period, SIGKILL.
 
+Secured clusters (``RocketMQClusters.start(..., secure=True)``, ``make rocketmq-up ARGS=--secure``):
+
+- TLS enforced on every port: the name server's, the broker's remoting port and the proxy's remoting
+  and gRPC ports (``tls.server.mode=enforcing``; the name server is a JVM of its own and needs the same
+  properties, and the broker's registration with it then goes over TLS too). A CA and one server
+  certificate (SAN IP 127.0.0.1 and DNS localhost) are made at start with the ``openssl`` command in
+  ``<workdir>/pki/``; ``tls.test.mode.enable=false`` (it defaults to true: a self-signed certificate).
+- ACL 2.0 on the broker (and the proxy, which authenticates gRPC clients itself): a super user made at
+  first start (``initAuthenticationUser``), and users created with signed AUTH_CREATE_USER /
+  AUTH_CREATE_ACL requests: ``replicator``, which may only read the source topics and write the
+  target topics it is given (``grant_replication``). Every harness request is signed as the super user.
+
 Pure standard library (its remoting requests use the client's stdlib-only frame and connection
 modules): it runs in tests, in the CLI and under make, before anything is installed.
 """
@@ -36,6 +48,7 @@ import argparse
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -51,6 +64,7 @@ from .codes import RequestCode, ResponseCode
 from .connection import ConnectionPool
 from .errors import RocketMQError
 from .protocol import RemotingCommand
+from .security import Credentials, Security, Tls
 
 __all__ = ["ROCKETMQ_VERSION", "BrokerStartError", "RemotingError", "RocketMQCluster", "RocketMQClusters",
            "RocketMQUnavailable", "default_workdir", "find_java", "find_maven", "load_state", "resolve_jars",
@@ -97,6 +111,12 @@ STOP_GRACE = 3.0
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 _DIR_MARKER = ".rocketmq-cluster"  # only folders carrying it are ever wiped
 _MESSAGE_TYPES = ("NORMAL", "FIFO", "DELAY", "TRANSACTION", "MIXED")
+
+# ACL 2.0 admin requests (RequestCode.java, 5.3+).
+AUTH_CREATE_USER = 3001
+AUTH_CREATE_ACL = 3006
+ADMIN_USER = "admin"
+REPLICATOR_USER = "replicator"
 
 
 class RocketMQUnavailable(RuntimeError):
@@ -343,11 +363,15 @@ def _port_open(port: int, timeout: float = 0.5) -> bool:
 # --- the remoting requests the cluster needs ----------------------------------------------------
 
 def _remoting_call(addr: str, code: int, fields: Mapping[str, Any] | None = None, body: bytes = b"", *,
-                   timeout: float = 10.0) -> RemotingCommand:
-    """One request on a connection of its own (the harness keeps none open); the answer."""
-    pool = ConnectionPool()
+                   timeout: float = 10.0, security: Security | None = None) -> RemotingCommand:
+    """One request on a connection of its own (the harness keeps none open); the answer. With
+    ``security``: over TLS and signed."""
+    pool = ConnectionPool(tls=security.tls if security else None)
+    cmd = RemotingCommand.request(code, dict(fields or {}), body)
+    if security is not None and security.credentials is not None:
+        security.credentials.sign(cmd)
     try:
-        return pool.request(addr, RemotingCommand.request(code, dict(fields or {}), body), timeout)
+        return pool.request(addr, cmd, timeout)
     except RocketMQError as exc:
         raise RemotingError(f"{addr}: {exc}") from exc
     finally:
@@ -355,12 +379,89 @@ def _remoting_call(addr: str, code: int, fields: Mapping[str, Any] | None = None
 
 
 def _checked_call(addr: str, code: int, fields: Mapping[str, Any] | None = None, body: bytes = b"",
-                  *, what: str) -> bytes:
-    answer = _remoting_call(addr, code, fields, body)
+                  *, what: str, security: Security | None = None) -> bytes:
+    answer = _remoting_call(addr, code, fields, body, security=security)
     if answer.code != ResponseCode.SUCCESS:
         raise RemotingError(f"{what} failed at {addr}: code {answer.code}: {answer.remark}",
                             code=answer.code, remark=answer.remark)
     return answer.body
+
+
+# --- secured clusters: certificates and users ----------------------------------------------------
+
+class SecureSetup:
+    """What secured clusters share: a CA and a server certificate for 127.0.0.1/localhost, made with
+    the ``openssl`` command in ``folder``, and the super user's credentials (random per start)."""
+
+    def __init__(self, folder: str | os.PathLike[str]) -> None:
+        self.folder = Path(folder).resolve()
+        self.ca_cert = self.folder / "ca.pem"
+        self.server_cert = self.folder / "server.pem"
+        self.server_key = self.folder / "server.key"
+        self.admin = Credentials(ADMIN_USER, secrets.token_urlsafe(18))
+
+    def create(self) -> "SecureSetup":
+        openssl = shutil.which("openssl")
+        if openssl is None:
+            raise RocketMQUnavailable("secured clusters need the openssl command to make their certificates")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        make_ca(self.folder / "ca.key", self.ca_cert, "connect-core test CA")
+        ext = self.folder / "server.ext"
+        ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=critical,CA:FALSE\n"
+                       "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n"
+                       "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid,issuer\n")
+        csr = self.folder / "server.csr"
+        _openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                 "-keyout", str(self.server_key), "-out", str(csr), "-subj", "/CN=localhost")
+        _openssl("x509", "-req", "-in", str(csr), "-CA", str(self.ca_cert), "-CAkey", str(self.folder / "ca.key"),
+                 "-CAcreateserial", "-days", "7", "-extfile", str(ext), "-out", str(self.server_cert))
+        return self
+
+    def tls(self) -> Tls:
+        """Client TLS settings that verify the clusters' certificate against this CA."""
+        return Tls(ca_file=str(self.ca_cert))
+
+    def admin_security(self) -> Security:
+        return Security(tls=self.tls(), credentials=self.admin)
+
+    def jvm_options(self) -> tuple[str, ...]:
+        """TLS enforced on every server socket of a JVM (name server, broker, proxy remoting and gRPC);
+        its own client connections (the broker's to the name server) use TLS and verify the CA."""
+        return ("-Dtls.server.mode=enforcing", "-Dtls.test.mode.enable=false", "-Dtls.enable=true",
+                f"-Dtls.server.certPath={self.server_cert}", f"-Dtls.server.keyPath={self.server_key}",
+                "-Dtls.server.need.client.auth=none", "-Dtls.server.authClient=false",
+                "-Dtls.client.authServer=true", f"-Dtls.client.trustCertPath={self.ca_cert}",
+                f"-Dtls.config.file={self.folder / 'tls.properties'}")  # absent: nothing read from /etc
+
+    def auth_settings(self) -> dict[str, Any]:
+        """ACL 2.0 for broker.conf and rmq-proxy.json: authentication and authorization on."""
+        provider = "org.apache.rocketmq.auth"
+        return {
+            "authenticationEnabled": "true",
+            "authenticationProvider": f"{provider}.authentication.provider.DefaultAuthenticationProvider",
+            "authenticationMetadataProvider": f"{provider}.authentication.provider.LocalAuthenticationMetadataProvider",
+            "authorizationEnabled": "true",
+            "authorizationProvider": f"{provider}.authorization.provider.DefaultAuthorizationProvider",
+            "authorizationMetadataProvider": f"{provider}.authorization.provider.LocalAuthorizationMetadataProvider",
+            "initAuthenticationUser": json.dumps({"username": self.admin.access_key,
+                                                  "password": self.admin.secret_key}, separators=(",", ":")),
+            "innerClientAuthenticationCredentials": json.dumps(
+                {"accessKey": self.admin.access_key, "secretKey": self.admin.secret_key}, separators=(",", ":")),
+        }
+
+
+def make_ca(key: Path, cert: Path, name: str) -> Path:
+    """A self-signed CA certificate (EC P-256) with ``openssl``; returns ``cert``."""
+    _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+             "-keyout", str(key), "-out", str(cert), "-days", "7", "-subj", f"/CN={name}",
+             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    return cert
+
+
+def _openssl(*args: str) -> None:
+    out = subprocess.run(["openssl", *args], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise BrokerStartError(f"openssl {args[0]} failed: {out.stderr.strip()}")
 
 
 # --- one cluster --------------------------------------------------------------------------------
@@ -374,7 +475,8 @@ class RocketMQCluster:
 
     def __init__(self, name: str = "A", workdir: str | os.PathLike[str] | None = None, *,
                  version: str = ROCKETMQ_VERSION, lib_dir: str | os.PathLike[str] | None = None,
-                 startup_timeout: float = 180.0, jvm_options: Sequence[str] = ()) -> None:
+                 startup_timeout: float = 180.0, jvm_options: Sequence[str] = (),
+                 secure: SecureSetup | None = None) -> None:
         if not _NAME.match(name):
             raise ValueError(f"cluster name {name!r}: use 1-32 letters, digits, '-' or '_'")
         self.name = name
@@ -383,7 +485,8 @@ class RocketMQCluster:
         self.version = version
         self.lib_dir = Path(lib_dir).resolve() if lib_dir is not None else None
         self.startup_timeout = startup_timeout
-        self.jvm_options = tuple(jvm_options)  # after the defaults: a later -Xmx wins
+        self.secure = secure
+        self.jvm_options = (*(secure.jvm_options() if secure else ()), *jvm_options)  # a later -Xmx wins
         self.cluster_name = f"Cluster{name}"
         self.broker_name = f"broker-{name.lower()}"
         self.startup_seconds: float | None = None
@@ -423,6 +526,11 @@ class RocketMQCluster:
     def proxy_remoting(self) -> str:
         """The proxy's remoting endpoint (4.x-style clients through the proxy)."""
         return self._endpoint("proxy_remoting")
+
+    @property
+    def security(self) -> Security | None:
+        """What the harness (the super user) uses: None for a plain cluster."""
+        return self.secure.admin_security() if self.secure else None
 
     @property
     def pids(self) -> dict[str, int]:
@@ -530,6 +638,7 @@ class RocketMQCluster:
             "autoCreateSubscriptionGroup": "true",
             "cleanFileForciblyEnable": "false",
             "diskSpaceWarningLevelRatio": 98,  # a nearly full dev disk would otherwise refuse every write
+            **(self.secure.auth_settings() if self.secure else {}),
         }
         (self.dir / "broker.conf").write_text("".join(f"{k}={v}\n" for k, v in broker.items()))
         proxy = {
@@ -646,7 +755,7 @@ class RocketMQCluster:
         _checked_call(self.broker_addr, RequestCode.UPDATE_AND_CREATE_TOPIC, {
             "topic": topic, "defaultTopic": "TBW102", "readQueueNums": queues, "writeQueueNums": queues,
             "perm": 6, "topicFilterType": "SINGLE_TAG", "topicSysFlag": 0, "order": False,
-            "attributes": attributes}, what=f"creating topic {topic}")
+            "attributes": attributes}, what=f"creating topic {topic}", security=self.security)
         self._await_route(topic, queues)
 
     def _await_route(self, topic: str, queues: int, timeout: float = 15.0) -> None:
@@ -665,11 +774,13 @@ class RocketMQCluster:
         """Create a subscription group. 5.5.0's proxy refuses a gRPC consumer of an unknown group
         ("group not found"); remoting pulls still create groups on the fly."""
         _checked_call(self.broker_addr, RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP,
-                      body=json.dumps({"groupName": group}).encode(), what=f"creating consumer group {group}")
+                      body=json.dumps({"groupName": group}).encode(), what=f"creating consumer group {group}",
+                      security=self.security)
 
     def topic_route(self, topic: str) -> dict[str, Any] | None:
         """The name server's route for ``topic`` (brokerDatas, queueDatas), or None if it has none."""
-        answer = _remoting_call(self.namesrv_addr, RequestCode.GET_ROUTEINFO_BY_TOPIC, {"topic": topic})
+        answer = _remoting_call(self.namesrv_addr, RequestCode.GET_ROUTEINFO_BY_TOPIC, {"topic": topic},
+                                security=self.security)
         if answer.code == ResponseCode.TOPIC_NOT_EXIST:
             return None
         if answer.code != ResponseCode.SUCCESS:
@@ -679,8 +790,47 @@ class RocketMQCluster:
 
     def topic_config(self, topic: str) -> dict[str, Any] | None:
         """The broker's configuration of ``topic`` (queue counts, perm, attributes), or None."""
-        body = _checked_call(self.broker_addr, RequestCode.GET_ALL_TOPIC_CONFIG, what="reading topic configs")
+        body = _checked_call(self.broker_addr, RequestCode.GET_ALL_TOPIC_CONFIG, what="reading topic configs",
+                             security=self.security)
         return json.loads(body).get("topicConfigTable", {}).get(topic)
+
+    # --- users and permissions (ACL 2.0, secured clusters) ------------------------------------------
+
+    def create_user(self, username: str, password: str, *, super_user: bool = False) -> Credentials:
+        """A user of the broker's ACL 2.0 (its access key and secret key for clients)."""
+        body = json.dumps({"username": username, "password": password,
+                           "userType": "Super" if super_user else "Normal", "userStatus": "enable"}).encode()
+        _checked_call(self.broker_addr, AUTH_CREATE_USER, {"username": username}, body,
+                      what=f"creating user {username}", security=self._admin_security())
+        return Credentials(username, password)
+
+    def grant(self, username: str, resources: Iterable[str], actions: Iterable[str]) -> None:
+        """Allow ``actions`` (Pub, Sub, Get, Update, Create, ...) on ``resources`` ("Topic:orders",
+        "Group:billing") to the user, from any address."""
+        entries = [{"resource": r, "actions": list(actions), "sourceIps": [], "decision": "Allow"}
+                   for r in resources]
+        body = json.dumps({"subject": f"User:{username}",
+                           "policies": [{"policyType": "Custom", "entries": entries}]}).encode()
+        _checked_call(self.broker_addr, AUTH_CREATE_ACL, {"subject": f"User:{username}"}, body,
+                      what=f"granting {username} {','.join(actions)}", security=self._admin_security())
+
+    def grant_replication(self, username: str, *, read_topics: Iterable[str] = (), write_topics: Iterable[str] = (),
+                          groups: Iterable[str] = ()) -> None:
+        """What a replicator's user needs on this cluster, and nothing more: read ``read_topics`` (as a
+        source), write ``write_topics`` (as a target), and read and commit the offsets of ``groups``
+        (UPDATE_CONSUMER_OFFSET needs Sub on the group, checked against 5.5.0)."""
+        read, write, groups = list(read_topics), list(write_topics), list(groups)
+        if read:
+            self.grant(username, [f"Topic:{t}" for t in read], ["Sub", "Get"])
+        if write:
+            self.grant(username, [f"Topic:{t}" for t in write], ["Pub", "Get"])
+        if groups:
+            self.grant(username, [f"Group:{g}" for g in groups], ["Sub", "Get"])
+
+    def _admin_security(self) -> Security:
+        if self.secure is None:
+            raise RuntimeError(f"RocketMQ cluster {self.name} was not started secured: it has no users")
+        return self.secure.admin_security()
 
     def mqadmin(self, *args: str, timeout: float = 120.0) -> str:
         """Run RocketMQ's admin tool against this cluster (``-n`` is added) and return its output.
@@ -704,21 +854,28 @@ class RocketMQClusters:
     def __init__(self, clusters: Mapping[str, RocketMQCluster], state_file: Path | None = None) -> None:
         self.clusters = dict(clusters)
         self.state_file = state_file
+        self.secure_setup: SecureSetup | None = None
+        self.users: dict[str, Credentials] = {}
 
     @classmethod
     def start(cls, names: Sequence[str] = ("A", "B"), workdir: str | os.PathLike[str] | None = None, *,
               version: str = ROCKETMQ_VERSION, startup_timeout: float = 240.0,
-              jvm_options: Sequence[str] = (), write_state: bool = True) -> "RocketMQClusters":
+              jvm_options: Sequence[str] = (), write_state: bool = True,
+              secure: bool = False) -> "RocketMQClusters":
         """Start one cluster per name under ``workdir`` and, with ``write_state``, record them in
-        ``<workdir>/clusters.json``. The name servers start first, then every proxy at once."""
+        ``<workdir>/clusters.json``. The name servers start first, then every proxy at once.
+        ``secure``: TLS enforced and ACL 2.0 on (see the module docstring); ``secure_setup`` is the CA
+        and the super user."""
         if len(set(names)) != len(names) or not names:
             raise ValueError(f"cluster names must be distinct and not empty: {names!r}")
         root = Path(workdir).resolve() if workdir is not None else default_workdir()
         find_java()  # before Maven: without Java nothing else matters
         lib = resolve_jars(version)
+        setup = SecureSetup(root / "pki").create() if secure else None
         clusters = {n: RocketMQCluster(n, root, version=version, lib_dir=lib, startup_timeout=startup_timeout,
-                                       jvm_options=jvm_options) for n in names}
+                                       jvm_options=jvm_options, secure=setup) for n in names}
         group = cls(clusters, root / STATE_FILE if write_state else None)
+        group.secure_setup = setup
         try:
             for cluster in clusters.values():
                 cluster._prepare()
@@ -752,7 +909,27 @@ class RocketMQClusters:
         self.stop()
 
     def describe(self) -> dict[str, Any]:
-        return {"version": next(iter(self)).version, "clusters": {n: c.describe() for n, c in self.clusters.items()}}
+        """What clusters.json records. Secured: the CA's path and every user's test credentials (local
+        dev state, made at start)."""
+        out: dict[str, Any] = {"version": next(iter(self)).version,
+                               "clusters": {n: c.describe() for n, c in self.clusters.items()}}
+        if self.secure_setup is not None:
+            users = {self.secure_setup.admin.access_key: self.secure_setup.admin, **self.users}
+            out["security"] = {"tls": True, "ca_file": str(self.secure_setup.ca_cert), "acl": "2.0",
+                               "users": {name: {"access_key": c.access_key, "secret_key": c.secret_key}
+                                         for name, c in users.items()},
+                               "admin_user": self.secure_setup.admin.access_key}
+        return out
+
+    def add_user(self, username: str, password: str | None = None) -> Credentials:
+        """Create the same (normal) user on every cluster; recorded in clusters.json."""
+        password = password or secrets.token_urlsafe(18)
+        for cluster in self:
+            cluster.create_user(username, password)
+        self.users[username] = Credentials(username, password)
+        if self.state_file is not None and self.state_file.is_file():
+            self.write_state()
+        return self.users[username]
 
     def write_state(self) -> Path:
         assert self.state_file is not None
