@@ -653,6 +653,16 @@ class RocketMQCluster:
             "grpcShutdownTimeSeconds": 3,
             "topicRouteServiceCacheRefreshSeconds": 2,
         }
+        if self.secure is not None:
+            # The proxy authenticates gRPC clients itself (its own copy of the ACL settings), and its
+            # gRPC server takes its certificate from its own settings, not from tls.server.*
+            # (tlsTestModeEnable defaults to true there: a self-signed certificate).
+            proxy.update(self.secure.auth_settings())
+            # ... reading the users and ACLs the broker keeps (its own local stores would be empty).
+            proxy.update(authenticationMetadataProvider="org.apache.rocketmq.proxy.auth.ProxyAuthenticationMetadataProvider",
+                         authorizationMetadataProvider="org.apache.rocketmq.proxy.auth.ProxyAuthorizationMetadataProvider")
+            proxy.update(tlsTestModeEnable=False, tlsCertPath=str(self.secure.server_cert),
+                         tlsKeyPath=str(self.secure.server_key))
         (self.dir / "rmq-proxy.json").write_text(json.dumps(proxy, indent=2))
 
     def _java_command(self, main_class: str, heap: Sequence[str], logback: str, args: Sequence[str]) -> list[str]:
