@@ -39,6 +39,7 @@ from ..runtime import telemetry as metrics
 from ..runtime.telemetry import Telemetry
 from .rocketmq import (
     _NAMESRV,
+    ClusterSecurity,
     H_BORN_TS,
     H_KEYS,
     H_STORE_TS,
@@ -54,7 +55,8 @@ from .rocketmq import (
 )
 
 if TYPE_CHECKING:
-    from ..rocketmq import MessageExt, MessageQueue
+    from ..rocketmq import MessageExt, MessageQueue, RocketMQClient
+    from ..rocketmq.security import Security
     from ..storage import Stores
 
 logger = logging.getLogger("connect_core.connectors.replicator")
@@ -68,11 +70,17 @@ P_SOURCE_MSG_ID = "CONNECT_SOURCE_MSG_ID"
 SYNC_HISTORY = 256  # runs of offset syncs kept per source queue
 
 
-class Cluster(BaseModel):
+class Cluster(ClusterSecurity):
+    """One side of the replication: where it is, and its own TLS and credentials."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$",
                       description="The cluster's name (e.g. its region); recorded in the replication path.")
     namesrv_addr: str = Field(pattern=_NAMESRV, description="Name server address(es), 'host:port;host:port'.")
+
+    def client(self) -> "RocketMQClient":
+        """The (process-wide) client of this cluster, with its TLS and credentials."""
+        return client_for(self.namesrv_addr, self.security(), cluster=self.name)
 
 
 class ReplicatorConfig(RocketMQSourceConfig):
@@ -117,7 +125,15 @@ class ReplicatorConfig(RocketMQSourceConfig):
             raise ValueError("topic_format must contain {topic}")
         if self.value_converter.type != "bytes":
             raise ValueError("value_converter must stay 'bytes': bodies are replicated byte for byte")
+        if ClusterSecurity.has_security(self) or self.tls_ca_file or self.tls_ca or self.tls_server_name:
+            raise ValueError("set TLS and credentials in source_cluster and target_cluster, not at the top level")
         return self
+
+    def security(self) -> "Security | None":
+        return self.source_cluster.security()
+
+    def client(self) -> "RocketMQClient":
+        return self.source_cluster.client()
 
     def target_topic(self, topic: str) -> str:
         return self.topic_map.get(topic) or self.topic_format.format(topic=topic, source=self.source_cluster.name)
@@ -263,7 +279,7 @@ class ReplicatorPublisher(Publisher):
         self.telemetry = telemetry
         self.context = context
         self.clock = clock
-        self.target = client_for(config.target_cluster.namesrv_addr)
+        self.target = config.target_cluster.client()
         self.bucket = bucket or (TokenBucket(config.max_messages_per_second) if config.max_messages_per_second else None)
         self.sent = 0
         self.skipped_loops = 0
@@ -359,7 +375,7 @@ class ReplicatorPublisher(Publisher):
 
     def lag_seconds(self, task: Any, offsets: OffsetMap) -> float:
         """Age of the oldest message not replicated yet (0 when caught up)."""
-        source = client_for(self.config.source_cluster.namesrv_addr)
+        source = self.config.source_cluster.client()
         oldest = None
         for mq in task.queues:
             committed = offsets.get(queue_partition(self.config.cluster, mq))
@@ -481,8 +497,8 @@ class Checkpointer:
 
     def __init__(self, config: ReplicatorConfig, stores: "Stores", queues: list["MessageQueue"]) -> None:
         self.config, self.stores, self.queues = config, stores, queues
-        self.source = client_for(config.source_cluster.namesrv_addr)
-        self.target = client_for(config.target_cluster.namesrv_addr)
+        self.source = config.source_cluster.client()
+        self.target = config.target_cluster.client()
 
     def run(self) -> dict[str, dict[str, int]]:
         """{group: {"topic/queue on the target": translated offset}} for this task's queues."""
@@ -537,7 +553,7 @@ class ReplicatorConnector(RocketMQSourceConnector):
 
     def validate(self) -> None:
         super().validate()
-        target = client_for(self.config.target_cluster.namesrv_addr)
+        target = self.config.target_cluster.client()
         missing = []
         for topic in self.config.topics:
             name = self.config.target_topic(topic)

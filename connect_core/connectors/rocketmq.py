@@ -29,17 +29,18 @@ import zlib
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Sequence
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from ..api import ConnectRecord, OffsetMap, Partition, SinkConnector, SinkTask, SourceConnector, SourceTask
 from ..api.record import partition_key as partition_key_of
-from ..config import SinkConnectorConfig, SourceConnectorConfig
+from ..config import SecretRef, SinkConnectorConfig, SourceConnectorConfig
 from ..config.base import BytesConverterConfig, ConverterConfig
 from ..errors import ConfigError
 
 if TYPE_CHECKING:
     from ..rocketmq import MessageExt, MessageQueue, RocketMQClient
     from ..rocketmq.client import Call, PullResult
+    from ..rocketmq.security import Security
 
 logger = logging.getLogger("connect_core.connectors.rocketmq")
 
@@ -56,26 +57,87 @@ NOT_USER_PROPERTIES = (SYSTEM_PREFIX, "connect.replication.")
 
 _NAMESRV = r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}(;[A-Za-z0-9.\-\[\]:]+:\d{1,5})*$"
 
-_clients: dict[str, "RocketMQClient"] = {}
+_clients: dict[tuple[str, "Security | None", str | None], "RocketMQClient"] = {}
 _clients_lock = threading.Lock()
 
 
-def client_for(namesrv_addr: str) -> "RocketMQClient":
-    """One client per name server list per process, reused across warm invocations."""
-    client = _clients.get(namesrv_addr)
+def client_for(namesrv_addr: str, security: "Security | None" = None, *,
+               cluster: str | None = None) -> "RocketMQClient":
+    """One client per name server list, security settings (TLS, credentials) and cluster name per
+    process, reused across warm invocations. A rotated secret resolves to new settings, so to a new client."""
+    key = (namesrv_addr, security if security is not None and security.enabled else None, cluster)
+    client = _clients.get(key)
     if client is None:
         with _clients_lock:
-            client = _clients.get(namesrv_addr)
+            client = _clients.get(key)
             if client is None:
                 from ..rocketmq import RocketMQClient
 
-                client = _clients[namesrv_addr] = RocketMQClient(namesrv_addr)
+                client = _clients[key] = RocketMQClient(namesrv_addr, security=key[1], cluster=cluster)
     return client
+
+
+class ClusterSecurity(BaseModel):
+    """TLS and ACL credentials for one cluster (flat fields, shared by every RocketMQ config)."""
+
+    tls: bool = Field(False, description="Connect to the name servers and brokers with TLS (the cluster runs "
+                                         "tls.server.mode=enforcing or permissive).")
+    tls_verify: bool = Field(True, description="Verify the servers' certificates and host names (the default). "
+                                               "false encrypts without knowing who answers: only for test "
+                                               "clusters with throwaway certificates.")
+    tls_ca_file: str | None = Field(None, min_length=1,
+                                    description="Path to a PEM CA bundle to verify the servers against (e.g. "
+                                                "shipped in a layer), instead of the system trust store.")
+    tls_ca: SecretRef | None = Field(None, description="Reference to a secret or SSM parameter holding the PEM "
+                                                       "CA bundle, instead of tls_ca_file.")
+    tls_server_name: str | None = Field(None, min_length=1,
+                                        description="Host name to verify in every server certificate, when "
+                                                    "the servers are reached by addresses their certificates "
+                                                    "do not name.")
+    access_key: SecretRef | None = Field(None, description="Reference to the ACL user's access key (ACL 1.0 "
+                                                           "accessKey, ACL 2.0 username); every request is "
+                                                           "signed. Needs secret_key.")
+    secret_key: SecretRef | None = Field(None, description="Reference to the ACL user's secret key (ACL 2.0 "
+                                                           "password). Never logged or shown.")
+    security_token: SecretRef | None = Field(None, description="Reference to a security token sent with every "
+                                                               "request (STS-style credentials), optional.")
+
+    @model_validator(mode="after")
+    def _security_settings(self) -> "ClusterSecurity":
+        if (self.access_key is None) != (self.secret_key is None):
+            raise ValueError("set access_key and secret_key together (both are secret references)")
+        if self.security_token is not None and self.access_key is None:
+            raise ValueError("security_token needs access_key and secret_key")
+        if not self.tls and (self.tls_ca_file or self.tls_ca or self.tls_server_name or not self.tls_verify):
+            raise ValueError("tls_verify, tls_ca_file, tls_ca and tls_server_name need tls: true")
+        if self.tls_ca_file and self.tls_ca:
+            raise ValueError("set one of tls_ca_file and tls_ca")
+        return self
+
+    def has_security(self) -> bool:
+        return self.tls or self.access_key is not None
+
+    def security(self) -> "Security | None":
+        """The settings with the secrets resolved (cached by the secret providers for 5 minutes)."""
+        if not self.has_security():
+            return None
+        from ..rocketmq.security import Credentials, Security, Tls
+
+        tls = None
+        if self.tls:
+            tls = Tls(ca_file=self.tls_ca_file, verify=self.tls_verify, server_name=self.tls_server_name,
+                      ca_pem=self.tls_ca.resolve().get_secret_value() if self.tls_ca else None)
+        credentials = None
+        if self.access_key is not None and self.secret_key is not None:
+            credentials = Credentials(
+                self.access_key.resolve().get_secret_value(), self.secret_key.resolve().get_secret_value(),
+                self.security_token.resolve().get_secret_value() if self.security_token else None)
+        return Security(tls=tls, credentials=credentials)
 
 
 # -- source --------------------------------------------------------------------------------------
 
-class RocketMQSourceConfig(SourceConnectorConfig):
+class RocketMQSourceConfig(SourceConnectorConfig, ClusterSecurity):
     namesrv_addr: str = Field(pattern=_NAMESRV, description="Name server address(es), 'host:port;host:port'.")
     cluster: str = Field("default", min_length=1, max_length=64,
                          description="A name for this cluster in partitions and headers (e.g. the region), "
@@ -104,6 +166,10 @@ class RocketMQSourceConfig(SourceConnectorConfig):
         if self.start == "timestamp" and self.start_timestamp_ms is None:
             raise ValueError("start: timestamp needs start_timestamp_ms")
         return self
+
+    def client(self) -> "RocketMQClient":
+        """The (process-wide) client of the cluster read, with its TLS and credentials."""
+        return client_for(self.namesrv_addr, self.security(), cluster=self.cluster)
 
 
 def queue_partition(cluster: str, mq: "MessageQueue") -> dict[str, Any]:
@@ -210,7 +276,7 @@ class RocketMQSourceTask(SourceTask[RocketMQSourceConfig]):
     def start(self) -> None:
         from ..rocketmq import MessageQueue
 
-        self.client = client_for(self.config.namesrv_addr)
+        self.client = self.config.client()
         self.queues = [MessageQueue(b, t, q) for b, t, q in self.task_config["queues"]]
         self._partitions = [queue_partition(self.config.cluster, mq) for mq in self.queues]
         self._skipped: dict[str, tuple[int, int]] = {}
@@ -523,7 +589,7 @@ class RocketMQSourceConnector(SourceConnector[RocketMQSourceConfig]):
     description = "Reads RocketMQ topics by explicit queue offset (remoting protocol, 4.x and 5.x brokers)."
 
     def validate(self) -> None:
-        client = client_for(self.config.namesrv_addr)
+        client = self.config.client()
         errors = []
         for topic in self.config.topics:
             try:
@@ -535,7 +601,7 @@ class RocketMQSourceConnector(SourceConnector[RocketMQSourceConfig]):
             raise ConfigError.single("topics", "; ".join(errors))
 
     def task_configs(self, max_tasks: int) -> list[dict[str, Any]]:
-        queues = current_queues(client_for(self.config.namesrv_addr), self.config.topics)
+        queues = current_queues(self.config.client(), self.config.topics)
         queue_set = fingerprint(queues)
         return [{"queues": [[q.broker_name, q.topic, q.queue_id] for q in group], "fingerprint": queue_set}
                 for group in split_queues(queues, max_tasks)]
@@ -543,7 +609,7 @@ class RocketMQSourceConnector(SourceConnector[RocketMQSourceConfig]):
 
 # -- sink ----------------------------------------------------------------------------------------
 
-class RocketMQSinkConfig(SinkConnectorConfig):
+class RocketMQSinkConfig(SinkConnectorConfig, ClusterSecurity):
     namesrv_addr: str | None = Field(None, pattern=_NAMESRV,
                                      description="Name server address(es) of the target cluster (remoting).")
     proxy_endpoint: str | None = Field(None, description="A 5.x proxy's gRPC endpoint 'host:port', for targets "
@@ -607,7 +673,8 @@ def queue_for(key: Any, queues: Sequence[Any], fallback: int) -> Any:
 
 class RocketMQSinkTask(SinkTask[RocketMQSinkConfig]):
     def start(self) -> None:
-        self.client = client_for(self.config.namesrv_addr) if self.config.namesrv_addr else None
+        self.client = (client_for(self.config.namesrv_addr, self.config.security())
+                       if self.config.namesrv_addr else None)
         self._producer = None
         self._round_robin = 0
 
@@ -638,7 +705,10 @@ class RocketMQSinkTask(SinkTask[RocketMQSinkConfig]):
 
         if self._producer is None:
             topics = {self.config.topic or r.topic for r in records}
-            self._producer = ProxyProducer(self.config.proxy_endpoint, topics)
+            security = self.config.security()
+            self._producer = ProxyProducer(self.config.proxy_endpoint, topics,
+                                           tls=security is not None and security.tls is not None,
+                                           credentials=security.credentials if security else None)
         for record in records:
             self._producer.send(message_of(self.config.topic or record.topic, record.value, record.key, record.headers,
                                            record.timestamp, self.config.tags))
