@@ -61,6 +61,7 @@ build-ConnectCoreLayer:
 # Two local RocketMQ 5.x clusters (A and B) from Maven Central jars, in the background: name servers,
 # proxies with embedded brokers, test topics; endpoints and PIDs in .rocketmq/clusters.json.
 # Needs Java 11+ and Maven (the jars are cached in .rocketmq/ after the first run).
+# ARGS=--secure: TLS enforced and ACL 2.0 on; the CA and the test users' credentials in clusters.json.
 .PHONY: rocketmq-up rocketmq-down
 
 rocketmq-up: $(STAMP)

@@ -1028,6 +1028,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     up.add_argument("--group", action="append", dest="groups", metavar="NAME",
                     help=f"consumer group to create on every cluster (default: {' '.join(DEFAULT_GROUPS)})")
     up.add_argument("--version", default=ROCKETMQ_VERSION, help=f"RocketMQ version (default: {ROCKETMQ_VERSION})")
+    up.add_argument("--secure", action="store_true",
+                    help="TLS enforced on every port and ACL 2.0 on; the CA's path and the users' test "
+                         "credentials (admin, and replicator: read the topics and groups, write the topics) "
+                         "are recorded in clusters.json")
     commands.add_parser("down", parents=[common], help="stop the JVMs recorded in clusters.json")
     commands.add_parser("status", parents=[common], help="show the recorded clusters; exit 3 unless all are running")
     args = parser.parse_args(argv)
@@ -1055,7 +1059,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     topics = [_topic_spec(t) for t in (args.topics or DEFAULT_TOPICS)]
     began = time.monotonic()
     try:
-        clusters = RocketMQClusters.start(args.names, workdir, version=args.version)
+        clusters = RocketMQClusters.start(args.names, workdir, version=args.version, secure=args.secure)
     except (RocketMQUnavailable, BrokerStartError) as exc:
         print(f"RocketMQ clusters did not start: {exc}", file=sys.stderr)
         return 1
@@ -1065,6 +1069,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 cluster.create_topic(name, queues, message_type)
             for group in args.groups or DEFAULT_GROUPS:
                 cluster.create_consumer_group(group)
+        if args.secure:
+            clusters.add_user(REPLICATOR_USER)
+            names = [name for name, _, _ in topics]
+            for cluster in clusters:  # every cluster may be a source and a target
+                cluster.grant_replication(REPLICATOR_USER, read_topics=names, write_topics=names,
+                                          groups=[*(args.groups or DEFAULT_GROUPS), "CONNECT_PULL"])
     except (OSError, RemotingError, ValueError) as exc:
         clusters.stop()
         print(f"RocketMQ clusters started but setting them up failed: {exc}", file=sys.stderr)
