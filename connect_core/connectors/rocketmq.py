@@ -57,15 +57,16 @@ NOT_USER_PROPERTIES = (SYSTEM_PREFIX, "connect.replication.")
 
 _NAMESRV = r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}(;[A-Za-z0-9.\-\[\]:]+:\d{1,5})*$"
 
-_clients: dict[tuple[str, "Security | None", str | None], "RocketMQClient"] = {}
+_clients: dict[tuple[str, "Security | None"], "RocketMQClient"] = {}
 _clients_lock = threading.Lock()
 
 
 def client_for(namesrv_addr: str, security: "Security | None" = None, *,
                cluster: str | None = None) -> "RocketMQClient":
-    """One client per name server list, security settings (TLS, credentials) and cluster name per
-    process, reused across warm invocations. A rotated secret resolves to new settings, so to a new client."""
-    key = (namesrv_addr, security if security is not None and security.enabled else None, cluster)
+    """One client per name server list and security settings (TLS, credentials) per process, reused
+    across warm invocations; a rotated secret resolves to new settings, so to a new client.
+    ``cluster`` names the cluster in error messages (the first name given for a client is kept)."""
+    key = (namesrv_addr, security if security is not None and security.enabled else None)
     client = _clients.get(key)
     if client is None:
         with _clients_lock:
@@ -74,6 +75,8 @@ def client_for(namesrv_addr: str, security: "Security | None" = None, *,
                 from ..rocketmq import RocketMQClient
 
                 client = _clients[key] = RocketMQClient(namesrv_addr, security=key[1], cluster=cluster)
+    if cluster is not None and client.cluster is None:
+        client.cluster = cluster
     return client
 
 
