@@ -37,6 +37,9 @@ Secured clusters (``RocketMQClusters.start(..., secure=True)``, ``make rocketmq-
   first start (``initAuthenticationUser``), and users created with signed AUTH_CREATE_USER /
   AUTH_CREATE_ACL requests: ``replicator``, which may only read the source topics and write the
   target topics it is given (``grant_replication``). Every harness request is signed as the super user.
+- ``secure=Secured(acl="1.0", accounts=(PlainAclAccount(...), ...), tls=False)``: ACL 1.0, the users and
+  permissions written to ``<ROCKETMQ_HOME>/conf/plain_acl.yml`` (the super user is its admin account).
+  5.3+ brokers serve it by migrating the file into ACL 2.0 at first start (see ``Secured``).
 
 Pure standard library (its remoting requests use the client's stdlib-only frame and connection
 modules): it runs in tests, in the CLI and under make, before anything is installed.
@@ -57,6 +60,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
@@ -66,9 +70,9 @@ from .errors import RocketMQError
 from .protocol import RemotingCommand
 from .security import Credentials, Security, Tls
 
-__all__ = ["ROCKETMQ_VERSION", "BrokerStartError", "RemotingError", "RocketMQCluster", "RocketMQClusters",
-           "RocketMQUnavailable", "default_workdir", "find_java", "find_maven", "load_state", "resolve_jars",
-           "stop_recorded"]
+__all__ = ["ROCKETMQ_VERSION", "BrokerStartError", "PlainAclAccount", "RemotingError", "RocketMQCluster",
+           "RocketMQClusters", "RocketMQUnavailable", "Secured", "default_workdir", "find_java", "find_maven",
+           "load_state", "resolve_jars", "stop_recorded"]
 
 # The newest 5.x on Maven Central that was checked to start and serve (see the tests in tests/rocketmq).
 ROCKETMQ_VERSION = "5.5.0"
@@ -389,18 +393,81 @@ def _checked_call(addr: str, code: int, fields: Mapping[str, Any] | None = None,
 
 # --- secured clusters: certificates and users ----------------------------------------------------
 
-class SecureSetup:
-    """What secured clusters share: a CA and a server certificate for 127.0.0.1/localhost, made with
-    the ``openssl`` command in ``folder``, and the super user's credentials (random per start)."""
+@dataclass(frozen=True)
+class PlainAclAccount:
+    """One account of ACL 1.0's ``plain_acl.yml``. Permissions are ACL 1.0's words: ``PUB``, ``SUB``,
+    ``PUB|SUB``, ``DENY``. ``white_remote_address`` is written as given (5.3+ brokers ignore it: see
+    ``Secured``)."""
 
-    def __init__(self, folder: str | os.PathLike[str]) -> None:
+    access_key: str
+    secret_key: str = field(repr=False)
+    topic_perms: Mapping[str, str] = field(default_factory=dict)
+    group_perms: Mapping[str, str] = field(default_factory=dict)
+    default_topic_perm: str = "DENY"
+    default_group_perm: str = "DENY"
+    admin: bool = False
+    white_remote_address: str | None = None
+
+    @property
+    def credentials(self) -> Credentials:
+        return Credentials(self.access_key, self.secret_key)
+
+    def yaml(self) -> str:
+        """The account as a plain_acl.yml list item (JSON strings are YAML scalars: stdlib only)."""
+        q = json.dumps
+        lines = [f"  - accessKey: {q(self.access_key)}", f"    secretKey: {q(self.secret_key)}",
+                 f"    admin: {'true' if self.admin else 'false'}", f"    defaultTopicPerm: {q(self.default_topic_perm)}",
+                 f"    defaultGroupPerm: {q(self.default_group_perm)}"]
+        if self.white_remote_address is not None:
+            lines.append(f"    whiteRemoteAddress: {q(self.white_remote_address)}")
+        for key, perms in (("topicPerms", self.topic_perms), ("groupPerms", self.group_perms)):
+            lines.append(f"    {key}:" + ("".join(f"\n      - {q(f'{name}={perm}')}" for name, perm in perms.items())
+                                           if perms else " []"))
+        return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class Secured:
+    """How secured clusters are secured; ``secure=True`` is ``Secured()``: TLS enforced and ACL 2.0.
+
+    ``acl="1.0"``: the users and permissions are ACL 1.0's ``<ROCKETMQ_HOME>/conf/plain_acl.yml``:
+    the super user (``admin: true``) and ``accounts``. RocketMQ 5.3+ has no ACL 1.0 engine any more
+    (``aclEnable=true`` alone leaves a broker open, checked on 5.5.0): it reads plain_acl.yml once,
+    at the broker's first start (``migrateAuthFromV1Enabled=true``), into ACL 2.0 users and policies,
+    and enforces those. Clients sign requests exactly as for ACL 1.0. Not carried over:
+    ``whiteRemoteAddress`` and ``globalWhiteRemoteAddresses`` (every request must be signed), and
+    later edits of the file (no hot reload). ``tls=False``: every port plaintext."""
+
+    tls: bool = True
+    acl: str = "2.0"
+    accounts: tuple[PlainAclAccount, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.acl not in ("1.0", "2.0"):
+            raise ValueError(f"acl={self.acl!r}: '1.0' (plain_acl.yml) or '2.0'")
+        if self.accounts and self.acl != "1.0":
+            raise ValueError("plain_acl.yml accounts are for acl='1.0'; with ACL 2.0 use add_user() and grant()")
+
+
+class SecureSetup:
+    """What secured clusters share: with TLS, a CA and a server certificate for 127.0.0.1/localhost,
+    made with the ``openssl`` command in ``folder``; the super user's credentials (random per start)."""
+
+    def __init__(self, folder: str | os.PathLike[str], options: Secured = Secured()) -> None:
         self.folder = Path(folder).resolve()
+        self.options = options
         self.ca_cert = self.folder / "ca.pem"
         self.server_cert = self.folder / "server.pem"
         self.server_key = self.folder / "server.key"
         self.admin = Credentials(ADMIN_USER, secrets.token_urlsafe(18))
 
+    @property
+    def acl(self) -> str:
+        return self.options.acl
+
     def create(self) -> "SecureSetup":
+        if not self.options.tls:
+            return self
         openssl = shutil.which("openssl")
         if openssl is None:
             raise RocketMQUnavailable("secured clusters need the openssl command to make their certificates")
@@ -417,25 +484,42 @@ class SecureSetup:
                  "-CAcreateserial", "-days", "7", "-extfile", str(ext), "-out", str(self.server_cert))
         return self
 
-    def tls(self) -> Tls:
-        """Client TLS settings that verify the clusters' certificate against this CA."""
-        return Tls(ca_file=str(self.ca_cert))
+    def tls(self) -> Tls | None:
+        """Client TLS settings that verify the clusters' certificate against this CA (None: plaintext)."""
+        return Tls(ca_file=str(self.ca_cert)) if self.options.tls else None
 
     def admin_security(self) -> Security:
         return Security(tls=self.tls(), credentials=self.admin)
 
+    def plain_acl_yml(self) -> str:
+        """ACL 1.0's plain_acl.yml: the super user and the accounts."""
+        admin = PlainAclAccount(self.admin.access_key, self.admin.secret_key, admin=True)
+        return "accounts:\n" + "".join(a.yaml() for a in (admin, *self.options.accounts))
+
     def jvm_options(self) -> tuple[str, ...]:
         """TLS enforced on every server socket of a JVM (name server, broker, proxy remoting and gRPC);
         its own client connections (the broker's to the name server) use TLS and verify the CA."""
+        if not self.options.tls:
+            return ()
         return ("-Dtls.server.mode=enforcing", "-Dtls.test.mode.enable=false", "-Dtls.enable=true",
                 f"-Dtls.server.certPath={self.server_cert}", f"-Dtls.server.keyPath={self.server_key}",
                 "-Dtls.server.need.client.auth=none", "-Dtls.server.authClient=false",
                 "-Dtls.client.authServer=true", f"-Dtls.client.trustCertPath={self.ca_cert}",
                 f"-Dtls.config.file={self.folder / 'tls.properties'}")  # absent: nothing read from /etc
 
-    def auth_settings(self) -> dict[str, Any]:
-        """ACL 2.0 for broker.conf and rmq-proxy.json: authentication and authorization on."""
+    def auth_settings(self, *, proxy: bool = False) -> dict[str, Any]:
+        """ACL 2.0 for broker.conf and rmq-proxy.json: authentication and authorization on. ACL 1.0:
+        the same, the users and policies read from plain_acl.yml by the broker at its first start."""
         provider = "org.apache.rocketmq.auth"
+        if self.acl == "1.0":
+            v1 = {} if proxy else {"aclEnable": "true",  # what a 4.x to 5.2 broker reads; ignored by 5.3+
+                                   "migrateAuthFromV1Enabled": "true"}
+            return {**self._auth_settings(provider), **v1}
+        return {**self._auth_settings(provider),
+                "initAuthenticationUser": json.dumps({"username": self.admin.access_key,
+                                                      "password": self.admin.secret_key}, separators=(",", ":"))}
+
+    def _auth_settings(self, provider: str) -> dict[str, Any]:
         return {
             "authenticationEnabled": "true",
             "authenticationProvider": f"{provider}.authentication.provider.DefaultAuthenticationProvider",
@@ -443,8 +527,6 @@ class SecureSetup:
             "authorizationEnabled": "true",
             "authorizationProvider": f"{provider}.authorization.provider.DefaultAuthorizationProvider",
             "authorizationMetadataProvider": f"{provider}.authorization.provider.LocalAuthorizationMetadataProvider",
-            "initAuthenticationUser": json.dumps({"username": self.admin.access_key,
-                                                  "password": self.admin.secret_key}, separators=(",", ":")),
             "innerClientAuthenticationCredentials": json.dumps(
                 {"accessKey": self.admin.access_key, "secretKey": self.admin.secret_key}, separators=(",", ":")),
         }
@@ -657,12 +739,16 @@ class RocketMQCluster:
             # The proxy authenticates gRPC clients itself (its own copy of the ACL settings), and its
             # gRPC server takes its certificate from its own settings, not from tls.server.*
             # (tlsTestModeEnable defaults to true there: a self-signed certificate).
-            proxy.update(self.secure.auth_settings())
+            proxy.update(self.secure.auth_settings(proxy=True))
             # ... reading the users and ACLs the broker keeps (its own local stores would be empty).
             proxy.update(authenticationMetadataProvider="org.apache.rocketmq.proxy.auth.ProxyAuthenticationMetadataProvider",
                          authorizationMetadataProvider="org.apache.rocketmq.proxy.auth.ProxyAuthorizationMetadataProvider")
-            proxy.update(tlsTestModeEnable=False, tlsCertPath=str(self.secure.server_cert),
-                         tlsKeyPath=str(self.secure.server_key))
+            if self.secure.options.tls:
+                proxy.update(tlsTestModeEnable=False, tlsCertPath=str(self.secure.server_cert),
+                             tlsKeyPath=str(self.secure.server_key))
+            if self.secure.acl == "1.0":
+                (self.dir / "home" / "conf").mkdir(parents=True, exist_ok=True)
+                (self.dir / "home" / "conf" / "plain_acl.yml").write_text(self.secure.plain_acl_yml())
         (self.dir / "rmq-proxy.json").write_text(json.dumps(proxy, indent=2))
 
     def _java_command(self, main_class: str, heap: Sequence[str], logback: str, args: Sequence[str]) -> list[str]:
@@ -871,17 +957,18 @@ class RocketMQClusters:
     def start(cls, names: Sequence[str] = ("A", "B"), workdir: str | os.PathLike[str] | None = None, *,
               version: str = ROCKETMQ_VERSION, startup_timeout: float = 240.0,
               jvm_options: Sequence[str] = (), write_state: bool = True,
-              secure: bool = False) -> "RocketMQClusters":
+              secure: bool | Secured = False) -> "RocketMQClusters":
         """Start one cluster per name under ``workdir`` and, with ``write_state``, record them in
         ``<workdir>/clusters.json``. The name servers start first, then every proxy at once.
-        ``secure``: TLS enforced and ACL 2.0 on (see the module docstring); ``secure_setup`` is the CA
-        and the super user."""
+        ``secure``: True for TLS enforced and ACL 2.0 on (see the module docstring), or ``Secured(...)``
+        (ACL 1.0, TLS off); ``secure_setup`` is the CA and the super user."""
         if len(set(names)) != len(names) or not names:
             raise ValueError(f"cluster names must be distinct and not empty: {names!r}")
         root = Path(workdir).resolve() if workdir is not None else default_workdir()
         find_java()  # before Maven: without Java nothing else matters
         lib = resolve_jars(version)
-        setup = SecureSetup(root / "pki").create() if secure else None
+        options = secure if isinstance(secure, Secured) else Secured() if secure else None
+        setup = SecureSetup(root / "pki", options).create() if options is not None else None
         clusters = {n: RocketMQCluster(n, root, version=version, lib_dir=lib, startup_timeout=startup_timeout,
                                        jvm_options=jvm_options, secure=setup) for n in names}
         group = cls(clusters, root / STATE_FILE if write_state else None)
@@ -924,8 +1011,11 @@ class RocketMQClusters:
         out: dict[str, Any] = {"version": next(iter(self)).version,
                                "clusters": {n: c.describe() for n, c in self.clusters.items()}}
         if self.secure_setup is not None:
-            users = {self.secure_setup.admin.access_key: self.secure_setup.admin, **self.users}
-            out["security"] = {"tls": True, "ca_file": str(self.secure_setup.ca_cert), "acl": "2.0",
+            accounts = {a.access_key: a.credentials for a in self.secure_setup.options.accounts}
+            users = {self.secure_setup.admin.access_key: self.secure_setup.admin, **accounts, **self.users}
+            tls = self.secure_setup.tls()
+            out["security"] = {"tls": tls is not None, "ca_file": tls.ca_file if tls else None,
+                               "acl": self.secure_setup.acl,
                                "users": {name: {"access_key": c.access_key, "secret_key": c.secret_key}
                                          for name, c in users.items()},
                                "admin_user": self.secure_setup.admin.access_key}

@@ -86,13 +86,14 @@ class SendResult:
 _AUTHENTICATION_WORDS = re.compile(r"signature|authenticat|username|access ?key|is not found|disabled|"
                                    r"no acl config|password|secret|credential", re.IGNORECASE)
 
-#: The ACL action each request needs (ACL 2.0 names), for the hint in a permission error.
+#: The ACL action each request needs (ACL 2.0 names, the request headers' @RocketMQAction in 5.5.0), for
+#: the hint in a permission error. Sub does not include Get: ACL 1.0's PUB/SUB never grant it.
 NEEDED_ACTION = {
     RequestCode.SEND_MESSAGE: "Pub on the topic", RequestCode.SEND_MESSAGE_V2: "Pub on the topic",
     RequestCode.SEND_BATCH_MESSAGE: "Pub on the topic", RequestCode.PULL_MESSAGE: "Sub on the topic and the group",
-    RequestCode.GET_MAX_OFFSET: "Get or Sub on the topic", RequestCode.GET_MIN_OFFSET: "Get or Sub on the topic",
-    RequestCode.SEARCH_OFFSET_BY_TIMESTAMP: "Get or Sub on the topic",
-    RequestCode.QUERY_CONSUMER_OFFSET: "Sub on the topic and the group",
+    RequestCode.GET_MAX_OFFSET: "Get on the topic", RequestCode.GET_MIN_OFFSET: "Get on the topic",
+    RequestCode.SEARCH_OFFSET_BY_TIMESTAMP: "Get on the topic",
+    RequestCode.QUERY_CONSUMER_OFFSET: "Get on the topic and the group",
     RequestCode.UPDATE_CONSUMER_OFFSET: "Sub on the topic and the group",
     RequestCode.UPDATE_AND_CREATE_TOPIC: "Create or Update on the topic (an admin's)",
     RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP: "Create or Update on the group (an admin's)",

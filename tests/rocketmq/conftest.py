@@ -7,7 +7,8 @@ the reason - except under CI=true, where that is a failure: CI must run them.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Iterator, NoReturn
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator, NoReturn
 
 import pytest
 
@@ -25,10 +26,16 @@ def _unavailable(reason: str) -> NoReturn:
 def rocketmq_clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RocketMQClusters]:
     """Two independent clusters, ``["A"]`` and ``["B"]``, each a name server and a proxy with its
     embedded broker on loopback ports. Stores and logs are in a fresh temporary folder."""
+    yield from running_clusters(("A", "B"), tmp_path_factory.mktemp("rocketmq"))
+
+
+def running_clusters(names: tuple[str, ...], workdir: Path, **options: Any) -> Iterator[RocketMQClusters]:
+    """For a fixture: ``RocketMQClusters.start(names, workdir, **options)``, skipped (a failure under
+    CI=true) when they cannot run here, and stopped afterwards with no JVM left behind."""
     from connect_core.rocketmq.broker import BrokerStartError, RocketMQClusters, RocketMQUnavailable
 
     try:
-        clusters = RocketMQClusters.start(("A", "B"), tmp_path_factory.mktemp("rocketmq"))
+        clusters = RocketMQClusters.start(names, workdir, **options)
     except (RocketMQUnavailable, BrokerStartError) as exc:
         reason: str | None = str(exc)  # reported below, outside the handler: no chained traceback
     else:
@@ -41,6 +48,12 @@ def rocketmq_clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rock
         clusters.stop()
         left = {c.name: c.live_pids() for c in clusters if c.live_pids()}
         assert not left, f"RocketMQ JVMs still running after stop(): {left}"
+
+
+@pytest.fixture(scope="session")
+def start_clusters() -> Callable[..., Iterator[RocketMQClusters]]:
+    """For a module's own clusters: ``yield from start_clusters(names, workdir, **options)``."""
+    return running_clusters
 
 
 @pytest.fixture(scope="session")
@@ -67,19 +80,4 @@ def secure_clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rocket
     CA made for the session: ``secure_clusters.secure_setup.ca_cert``) and ACL 2.0 on, with the super
     user ``secure_setup.admin``. Started on the first test that asks for them (four more JVMs), once
     per session; skipped without Java or Maven, a failure under CI=true."""
-    from connect_core.rocketmq.broker import BrokerStartError, RocketMQClusters, RocketMQUnavailable
-
-    try:
-        clusters = RocketMQClusters.start(("A", "B"), tmp_path_factory.mktemp("rocketmq-secure"), secure=True)
-    except (RocketMQUnavailable, BrokerStartError) as exc:
-        reason: str | None = str(exc)
-    else:
-        reason = None
-    if reason is not None:
-        _unavailable(reason)
-    try:
-        yield clusters
-    finally:
-        clusters.stop()
-        left = {c.name: c.live_pids() for c in clusters if c.live_pids()}
-        assert not left, f"secured RocketMQ JVMs still running after stop(): {left}"
+    yield from running_clusters(("A", "B"), tmp_path_factory.mktemp("rocketmq-secure"), secure=True)
