@@ -710,7 +710,7 @@ class RocketMQSinkTask(SinkTask[RocketMQSinkConfig]):
             topics = {self.config.topic or r.topic for r in records}
             security = self.config.security()
             self._producer = ProxyProducer(self.config.proxy_endpoint, topics,
-                                           tls=security is not None and security.tls is not None,
+                                           tls=security.tls if security is not None and security.tls else False,
                                            credentials=security.credentials if security else None)
         for record in records:
             self._producer.send(message_of(self.config.topic or record.topic, record.value, record.key, record.headers,

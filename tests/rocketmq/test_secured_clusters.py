@@ -206,25 +206,35 @@ def test_the_official_grpc_client_sends_with_credentials_over_tls(secured, topic
     from connect_core.rocketmq.proxy import ProxyProducer
 
     a, _, setup = secured
-    # gRPC reads its trust store once per process, from here (the session CA instead of public roots)
-    monkeypatch.setenv("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", str(setup.ca_cert))
+    monkeypatch.delenv("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", raising=False)  # gRPC's default roots: public CAs only
     monkeypatch.setenv("HOME", str(tmp_path))
     user, password = unique("grpc"), uuid.uuid4().hex
     a.create_user(user, password)
     a.grant(user, [f"Topic:{topic}"], ["Pub"])
-    producer = ProxyProducer(a.proxy_grpc, [topic], tls=True, credentials=Credentials(user, password),
+
+    # gRPC's default roots do not trust the session's CA: the same producer without it cannot connect
+    untrusting = ProxyProducer(a.proxy_grpc, [topic], tls=True, credentials=Credentials(user, password),
+                               sleep=lambda s: None)
+    try:
+        with pytest.raises(SendFailedError, match="route"):
+            untrusting.send(Message(topic, b"never sent"))
+    finally:
+        untrusting.shutdown()
+
+    # ... with tls_ca_file's CA it verifies the proxy's certificate and sends
+    producer = ProxyProducer(a.proxy_grpc, [topic], tls=setup.tls(), credentials=Credentials(user, password),
                              sleep=lambda s: None)
     try:
         producer.send(Message(topic, b"via the proxy"))
     finally:
         producer.shutdown()
     bodies = [m.body for m in admin_client(a, setup).read_all(topic)]
-    assert b"via the proxy" in bodies
+    assert bodies == [b"via the proxy"]
 
     reader, reader_pw = unique("grpc-reader"), uuid.uuid4().hex
     a.create_user(reader, reader_pw)
     a.grant(reader, [f"Topic:{topic}"], ["Sub"])  # may look the topic up, not write it
-    denied = ProxyProducer(a.proxy_grpc, [topic], tls=True, credentials=Credentials(reader, reader_pw),
+    denied = ProxyProducer(a.proxy_grpc, [topic], tls=setup.tls(), credentials=Credentials(reader, reader_pw),
                            sleep=lambda s: None)
     try:
         with pytest.raises(SendFailedError, match=f"User:{reader} has no permission"):
