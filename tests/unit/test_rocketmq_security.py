@@ -158,3 +158,10 @@ def test_client_for_caches_one_client_per_address_and_security_settings():
     assert client_for(addr, secured) is not client_for(addr)
     assert client_for(addr, Security(tls=Tls(), credentials=Credentials("u", "rotated"))) is not client_for(addr, secured)
     assert client_for(addr, secured).security == secured and client_for(addr).security == Security()
+
+
+def test_the_grpc_proxy_path_refuses_to_skip_certificate_verification():
+    from connect_core.rocketmq.proxy import ProxyProducer
+
+    with pytest.raises(ValueError, match="cannot turn certificate verification off.*tls_ca_file"):
+        ProxyProducer("127.0.0.1:1", ["t"], tls=Tls(verify=False))
