@@ -37,6 +37,7 @@ from ..runtime.pipeline import Message as WireMessage
 from ..runtime.targets import Publisher, PublishError
 from ..runtime import telemetry as metrics
 from ..runtime.telemetry import Telemetry
+from . import at_risk
 from .rocketmq import (
     _NAMESRV,
     H_BORN_TS,
@@ -54,7 +55,8 @@ from .rocketmq import (
 )
 
 if TYPE_CHECKING:
-    from ..rocketmq import MessageExt, MessageQueue
+    from ..rocketmq import MessageExt, MessageQueue, RocketMQClient
+    from ..rocketmq.client import PullResult
     from ..storage import Stores
 
 logger = logging.getLogger("connect_core.connectors.replicator")
@@ -73,6 +75,12 @@ class Cluster(BaseModel):
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$",
                       description="The cluster's name (e.g. its region); recorded in the replication path.")
     namesrv_addr: str = Field(pattern=_NAMESRV, description="Name server address(es), 'host:port;host:port'.")
+
+
+def cluster_client(cluster: Cluster) -> "RocketMQClient":
+    """The remoting client of ``cluster``: every client the replicator and its failover use comes
+    from here, so the cluster's connection settings are applied in one place."""
+    return client_for(cluster.namesrv_addr)
 
 
 class ReplicatorConfig(RocketMQSourceConfig):
@@ -132,6 +140,31 @@ class ReplicatorTask(RocketMQSourceTask):
     ``keys``, ``born_timestamp`` and ``store_timestamp`` headers."""
 
     config: ReplicatorConfig
+
+    def start(self) -> None:
+        super().start()
+        self.client = cluster_client(self.config.source_cluster)
+        #: What the pull answers told about each source queue (by partition key): the queue's max
+        #: offset, when the broker said so, and the newest message pulled from it. Written with
+        #: the verified watermark before each commit: the data at risk is computed from the two.
+        self.observed: dict[str, dict[str, Any]] = {}
+
+    def _records(self, i: int, offset: int, result: "PullResult") -> tuple[list[ConnectRecord], int]:
+        out = super()._records(i, offset, result)
+        self._observe(partition_key(self._partitions[i]), result)
+        return out
+
+    def _observe(self, key: str, result: "PullResult") -> None:
+        seen = self.observed.get(key)
+        newest = result.messages[-1] if result.status == "FOUND" and result.messages else None
+        observation = {"max_offset": max(result.max_offset, seen["max_offset"] if seen else 0),
+                       "observed_at": round(time.time(), 3)}
+        if newest is not None and (seen is None or newest.queue_offset >= seen.get("newest_offset", -1)):
+            observation.update(newest_offset=newest.queue_offset, newest_store_timestamp=newest.store_timestamp)
+        elif seen is not None and "newest_offset" in seen:
+            observation.update(newest_offset=seen["newest_offset"],
+                               newest_store_timestamp=seen["newest_store_timestamp"])
+        self.observed[key] = observation
 
     def record(self, partition: dict[str, Any], m: "MessageExt") -> ConnectRecord:
         properties = m.properties
@@ -263,13 +296,19 @@ class ReplicatorPublisher(Publisher):
         self.telemetry = telemetry
         self.context = context
         self.clock = clock
-        self.target = client_for(config.target_cluster.namesrv_addr)
+        self.target = cluster_client(config.target_cluster)
         self.bucket = bucket or (TokenBucket(config.max_messages_per_second) if config.max_messages_per_second else None)
         self.sent = 0
         self.skipped_loops = 0
         #: Offset syncs and watermarks of acknowledged sends, stored before the offsets are committed.
         self._syncs = _Syncs()
         self._histories: dict[str, list[dict[str, Any]]] = {}  # each source queue's stored runs
+        #: Each source queue's stored sync item as last written or read (watermark and observation).
+        self._stored: dict[str, dict[str, Any]] | None = None
+        self._task: Any = None
+
+    def bind(self, task: Any) -> None:
+        self._task = task
 
     def publish(self, messages: list[WireMessage]) -> None:
         from ..rocketmq.flight import pipelined
@@ -341,25 +380,50 @@ class ReplicatorPublisher(Publisher):
             for partition in unknown:
                 self._histories[partition_key(partition)] = \
                     list(stored[partition]["history"]) if partition in stored else []
+        observed = getattr(self._task, "observed", {})
         updates = []
         for key, (partition, new) in runs.items():
             history = self._histories[key] = append_runs(self._histories[key], new)
-            updates.append((partition, {"history": history, "watermark": watermarks[key]}))
+            item = {"history": history, "watermark": watermarks[key]}
+            if key in observed:
+                item["source"] = dict(observed[key])
+            updates.append((partition, item))
+            if self._stored is not None:
+                self._stored[key] = item
         self.stores.offsets.alter(name, updates)
 
     def finish(self, task: Any, offsets: OffsetMap) -> None:
-        """Once per tick: a heartbeat and the consumer-group checkpoints."""
+        """Once per tick: a heartbeat (the checkpoints are taken with every report)."""
         self.heartbeat()
-        Checkpointer(self.config, self.stores, task.queues).run()
 
     def report(self, task: Any, offsets: OffsetMap) -> dict[str, float]:
+        """Every ~10 s and at the end of a tick: lag, data at risk, and the consumer-group
+        checkpoints (so a failover re-reads at most ~10 s of a group's progress)."""
         lag = self.lag_seconds(task, offsets)
         self.telemetry.count(metrics.REPLICATION_LAG_SECONDS, lag, unit="Seconds")
-        return {"lag_seconds": round(lag, 3)}
+        risk = self.data_at_risk(task, offsets)
+        self.telemetry.count(metrics.DATA_AT_RISK_MESSAGES, risk.messages)
+        self.telemetry.count(metrics.DATA_AT_RISK_SECONDS, risk.seconds, unit="Seconds")
+        Checkpointer(self.config, self.stores, task.queues).run()
+        return {"lag_seconds": round(lag, 3), "at_risk_messages": risk.messages,
+                "at_risk_seconds": round(risk.seconds, 3)}
+
+    def data_at_risk(self, task: Any, offsets: OffsetMap) -> "at_risk.DataAtRisk":
+        """What losing the source now would lose, from the stored watermarks and observations
+        (those written by this tick, and before it)."""
+        if self._stored is None:
+            partitions = [queue_partition(self.config.cluster, mq) for mq in task.queues]
+            stored = self.stores.offsets.read(sync_namespace(self.config.name), partitions)
+            self._stored = {partition_key(p): item for p, item in stored.pairs()}
+        queues = [at_risk.queue_at_risk(queue_partition(self.config.cluster, mq),
+                                        self._stored.get(partition_key(queue_partition(self.config.cluster, mq))),
+                                        offsets.get(queue_partition(self.config.cluster, mq)))
+                  for mq in task.queues]
+        return at_risk.total(queues)
 
     def lag_seconds(self, task: Any, offsets: OffsetMap) -> float:
         """Age of the oldest message not replicated yet (0 when caught up)."""
-        source = client_for(self.config.source_cluster.namesrv_addr)
+        source = cluster_client(self.config.source_cluster)
         oldest = None
         for mq in task.queues:
             committed = offsets.get(queue_partition(self.config.cluster, mq))
@@ -481,8 +545,8 @@ class Checkpointer:
 
     def __init__(self, config: ReplicatorConfig, stores: "Stores", queues: list["MessageQueue"]) -> None:
         self.config, self.stores, self.queues = config, stores, queues
-        self.source = client_for(config.source_cluster.namesrv_addr)
-        self.target = client_for(config.target_cluster.namesrv_addr)
+        self.source = cluster_client(config.source_cluster)
+        self.target = cluster_client(config.target_cluster)
 
     def run(self) -> dict[str, dict[str, int]]:
         """{group: {"topic/queue on the target": translated offset}} for this task's queues."""
@@ -537,7 +601,7 @@ class ReplicatorConnector(RocketMQSourceConnector):
 
     def validate(self) -> None:
         super().validate()
-        target = client_for(self.config.target_cluster.namesrv_addr)
+        target = cluster_client(self.config.target_cluster)
         missing = []
         for topic in self.config.topics:
             name = self.config.target_topic(topic)

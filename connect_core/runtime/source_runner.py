@@ -137,6 +137,7 @@ class SourceRunner:
             task = self.tasks.task(connector, entry.version, task_id, task_config, context)
             assert isinstance(task, SourceTask)
             publisher = self._publisher(connector, entry.version, task_id, context)
+            publisher.bind(task)
             tick = _Tick(self, connector, task, publisher, keeper, entry, continuous, result)
             view = tick.run()
             keeper.release()  # the successor need not wait for the chores below
