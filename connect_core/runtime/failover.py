@@ -26,6 +26,7 @@ without writing anything.
 from __future__ import annotations
 
 import logging
+import math
 import time
 import uuid
 from dataclasses import dataclass
@@ -118,8 +119,9 @@ class FailoverEngine:
 
     # -- runs ---------------------------------------------------------------------------------------
 
-    def begin(self, name: str, kind: str) -> dict[str, Any]:
-        """A new run of ``kind`` (planned | unplanned | failback), stored; nothing else changes yet."""
+    def begin(self, name: str, kind: str, *, drain_timeout_s: float | None = None) -> dict[str, Any]:
+        """A new run of ``kind`` (planned | unplanned | failback), stored; nothing else changes yet.
+        ``drain_timeout_s``: how long a planned failover waits for the link to drain."""
         self._replicator(name)
         if kind not in STEPS:
             raise FailoverError(f"unknown run kind {kind!r}: planned, unplanned or failback")
@@ -127,6 +129,7 @@ class FailoverEngine:
         run = {"id": f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime(now))}-{uuid.uuid4().hex[:8]}",
                "connector": name, "kind": kind, "status": RUNNING, "created_at": round(now, 3),
                "finished_at": None, "error": None,
+               "drain_timeout_s": drain_timeout_s or self.settings.drain_timeout_s,
                "steps": [{"name": step, "status": "pending", "started_at": None, "finished_at": None,
                           "seconds": None, "detail": None} for step in STEPS[kind]]}
         self.runs.save(run)
@@ -154,7 +157,8 @@ class FailoverEngine:
             if isinstance(outcome, Wait):
                 step["detail"] = {**(step["detail"] or {}), "waiting_for": outcome.reason}
                 self.runs.save(run)
-                return {"status": RUNNING, "wait_s": outcome.seconds, "step": step["name"]}
+                # a whole number of seconds: the state machine's Wait takes nothing else
+                return {"status": RUNNING, "wait_s": max(1, math.ceil(outcome.seconds)), "step": step["name"]}
             now = self.clock()
             step.update(status="done", finished_at=round(now, 3), seconds=round(now - step["started_at"], 3),
                         detail=outcome)
@@ -207,9 +211,9 @@ class FailoverEngine:
         risk = self._data_at_risk(run["connector"], config, fresh=True)
         if risk["messages"] == 0:
             return {"source_max": {partition_key(q["partition"]): q["known_max_offset"] for q in risk["queues"]}}
-        waited = self.clock() - step["started_at"]
-        if waited > self.settings.drain_timeout_s:
-            raise FailoverError(f"the replicator did not catch up within {self.settings.drain_timeout_s:g} s: "
+        timeout = run.get("drain_timeout_s") or self.settings.drain_timeout_s
+        if self.clock() - step["started_at"] > timeout:
+            raise FailoverError(f"the replicator did not catch up within {timeout:g} s: "
                                 f"{risk['messages']} messages still not on the target (are producers still "
                                 "writing to the source? stop them, or fail over --unplanned)")
         return Wait(self.settings.poll_s, f"{risk['messages']} messages to replicate")
