@@ -375,3 +375,46 @@ def test_only_replicators_fail_over(engine, stores):
     stores.configs.put_connector("other", {"name": "other", "connector": "datagen-source"})
     with pytest.raises(Exception, match="not a replicator"):
         engine.begin("other", "planned")
+
+
+# -- what the replicator records for it -----------------------------------------------------------
+
+def test_the_replicator_stores_the_max_offset_its_pulls_saw_with_each_watermark():
+    from types import SimpleNamespace
+
+    from connect_core.api.connector import TaskContext
+    from connect_core.api.record import partition_key
+    from connect_core.connectors.replicator import ReplicatorConfig, ReplicatorPublisher, ReplicatorTask
+    from connect_core.connectors.rocketmq import H_STORE_TS
+    from connect_core.runtime.pipeline import Message as WireMessage
+    from connect_core.runtime.telemetry import Telemetry
+
+    stores = Stores.in_memory()
+    config = ReplicatorConfig.model_validate({
+        "name": NAME, "connector": "rocketmq-replicator", "topics": ["orders"],
+        "source_cluster": {"name": "A", "namesrv_addr": "127.0.0.1:1"},
+        "target_cluster": {"name": "B", "namesrv_addr": "127.0.0.1:2"}})
+    task = object.__new__(ReplicatorTask)  # only what the pulls tell it, no connection
+    task.observed = {}
+    key = partition_key(partition(0))
+
+    def pulled(max_offset: int, *offsets: int) -> Any:
+        messages = [SimpleNamespace(queue_offset=o, store_timestamp=1000 + o) for o in offsets]
+        return SimpleNamespace(status="FOUND" if messages else "NO_NEW_MSG", messages=messages, max_offset=max_offset)
+
+    task._observe(key, pulled(12, 0, 1, 2))
+    task._observe(key, pulled(10))  # a late answer from before: the max never goes back
+    assert (task.observed[key]["max_offset"], task.observed[key]["newest_offset"]) == (12, 2)
+
+    publisher = ReplicatorPublisher(config, stores, Telemetry(), TaskContext(NAME, 0))
+    publisher.bind(task)
+    sent = [WireMessage(b"x", topic="orders", partition=partition(0), offset={"queue_offset": o + 1},
+                        headers={H_STORE_TS: str(1000 + o)}) for o in range(3)]
+    publisher._syncs.extend(MessageQueue("broker-b", "orders", 0), sent, 40, 1.0, {})
+    publisher.before_commit()
+
+    [(_, item)] = stores.offsets.read_all(sync_namespace(NAME)).pairs()
+    assert item["watermark"]["source_offset"] == 2
+    assert item["source"]["max_offset"] == 12 and item["source"]["newest_store_timestamp"] == 1002
+    risk = at_risk.queue_at_risk(partition(0), item)
+    assert (risk["messages"], risk["bound"]) == (9, "upper")
