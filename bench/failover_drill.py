@@ -128,7 +128,7 @@ def report(result: dict[str, Any]) -> str:
     lines = [f"# Failover drill: RTO of the procedure ({result['date']})", "",
              "Produced by `bench/failover_drill.py` (see its docstring for the set-up). RTO: from the failover "
              "request to the consumer group's first read on B from the offset the run applied.", "",
-             f"Machine: {result['machine']}. Production: {result['rate']:g} msg/s of 1 KB for "
+             f"Machine: {', '.join(f'{k} {v}' for k, v in result['machine'].items())}. Production: {result['rate']:g} msg/s of 1 KB for "
              f"{result['seconds']:g} s per round.", "",
              "| mode | rounds | succeeded | RTO median | RTO max | lost = counted at risk |",
              "|---|---|---|---|---|---|"]
