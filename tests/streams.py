@@ -36,6 +36,8 @@ class Stream:
         self._open.set()
         #: Set while a poll is held half-way (``hold``), so a test knows the tick is mid-batch.
         self.held = threading.Event()
+        #: Set: every poll fails, as a source that went away does.
+        self.broken = False
         _streams[self.id] = self
 
     def append(self, *values: int) -> None:
@@ -88,6 +90,8 @@ class StreamSourceTask(SourceTask[StreamSourceConfig]):
 
     def poll(self, offsets: OffsetMap) -> list[ConnectRecord]:
         start = self._next(offsets)
+        if self.stream.broken:
+            raise ConnectionRefusedError("the source went away")
         values = self.stream.read(start, self.config.batch_size)
         if values:
             self.stream.gate()

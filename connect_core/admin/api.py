@@ -27,7 +27,8 @@ from . import offsets as offsets_
 from . import plugins, views
 from .errors import ApiError, BadRequest, Conflict, MethodNotAllowed, NotFound, ServerError, Unprocessable, invalid_config
 from .lifecycle import SinkMappings, SourceTicks
-from .models import ConnectorExpansion, ConnectorOffsets, CreateConnectorRequest, Message, ServerInfo
+from .models import (ConnectorExpansion, ConnectorOffsets, CreateConnectorRequest, FailbackRequest, FailoverRequest,
+                     Message, ReplicationPlan, ReplicationRun, ReplicationRuns, ServerInfo)
 from .routes import ROUTES
 from .routing import Request, Response, Route, normalise_path, parse_query
 
@@ -48,7 +49,7 @@ class AdminApi:
     def __init__(self, stores: Stores, controller: ConnectorController, *,
                  mappings: SinkMappings | None = None, ticks: SourceTicks | None = None,
                  cluster_id: str = "", commit: str = "", worker_id: str = "admin-api",
-                 reconfigure_timeout_s: float = 25.0) -> None:
+                 reconfigure_timeout_s: float = 25.0, failover: "FailoverLauncher | None" = None) -> None:
         self.stores = stores
         self.controller = controller
         self.mappings = mappings or SinkMappings()
@@ -57,6 +58,7 @@ class AdminApi:
         self.commit = commit
         self.worker_id = worker_id
         self.reconfigure_timeout_s = reconfigure_timeout_s
+        self.failover = failover or FailoverLauncher(None)
 
     @classmethod
     def from_settings(cls, env: Mapping[str, str], *, poll_interval_s: float = 0.5, **options: Any) -> "AdminApi":
@@ -65,6 +67,7 @@ class AdminApi:
         controller = ConnectorController.from_environment(env, poll_interval_s=poll_interval_s)
         options.setdefault("cluster_id", env.get("CONNECT_CLUSTER_ID") or env["CONFIGS_TABLE"])
         options.setdefault("commit", env.get("CONNECT_COMMIT", ""))
+        options.setdefault("failover", FailoverLauncher(env.get("FAILOVER_STATE_MACHINE_ARN") or None))
         return cls(controller.stores, controller, mappings=SinkMappings(env.get("SINK_CONSUMER_ARN") or None),
                    ticks=SourceTicks(env["SOURCE_POLLER_ARN"]), **options)
 
@@ -182,6 +185,55 @@ class AdminApi:
         if entry.config.get("connector") != "rocketmq-replicator":
             raise NotFound(f"Connector {entry.name} is not a replicator (rocketmq-replicator)")
         return _ok(views.replication(self.stores, entry))
+
+    # -- failover and failback ----------------------------------------------------------------------
+
+    def start_failover(self, request: Request) -> Response:
+        body = request.body_as(FailoverRequest)
+        return self._start_run(request, body.mode, body.dry_run, drain_timeout_s=body.drain_timeout_s)
+
+    def start_failback(self, request: Request) -> Response:
+        body = request.body_as(FailbackRequest) if request.body.strip() else FailbackRequest()
+        return self._start_run(request, "failback", body.dry_run)
+
+    def list_replication_runs(self, request: Request) -> Response:
+        engine = self._engine()
+        name = self._entry(request).name
+        return _ok(ReplicationRuns(runs=[ReplicationRun.model_validate(r) for r in engine.runs.list(name)]))
+
+    def get_replication_run(self, request: Request) -> Response:
+        run = self._engine().runs.get(self._entry(request).name, request.params["run"])
+        return _ok(ReplicationRun.model_validate(run))
+
+    def resume_replication_run(self, request: Request) -> Response:
+        engine = self._engine()
+        name = self._entry(request).name
+        run = engine.runs.get(name, request.params["run"])
+        if run["status"] != "FAILED":
+            raise Conflict(f"run {run['id']} is {run['status']}: only a FAILED run resumes")
+        run = engine.resume(name, run["id"])
+        self.failover.start(name, run["id"], attempt=sum(1 for s in run["steps"] if s["status"] == "failed"))
+        return _ok(ReplicationRun.model_validate(run), 202)
+
+    def _start_run(self, request: Request, kind: str, dry_run: bool, **options: Any) -> Response:
+        engine = self._engine()
+        entry = self._entry(request)
+        if dry_run:
+            return _ok(ReplicationPlan.model_validate(engine.plan(entry.name, kind)))
+        running = [r["id"] for r in engine.runs.list(entry.name) if r["status"] == "RUNNING"]
+        if running:
+            raise Conflict(f"run {running[0]} of {entry.name} is still running: wait for it, or look at its "
+                           f"report (GET /connectors/{entry.name}/replication/runs/{running[0]})")
+        run = engine.begin(entry.name, kind, **{k: v for k, v in options.items() if v is not None})
+        self.failover.start(entry.name, run["id"])
+        logger.info("replication run started", extra={"connector": entry.name, "run": run["id"], "kind": kind})
+        return _ok(ReplicationRun.model_validate(run), 202, headers={
+            "Location": f"/connectors/{entry.name}/replication/runs/{run['id']}"})
+
+    def _engine(self) -> Any:
+        from ..runtime.failover import FailoverEngine
+
+        return FailoverEngine(self.stores, owner=self.worker_id)
 
     def get_task_configs(self, request: Request) -> Response:
         infos = views.task_infos(self.stores, self._entry(request))
@@ -360,6 +412,25 @@ class AdminApi:
             raise Conflict(f"Connectors must be in the STOPPED state before their offsets can be modified. "
                            f"This can be done for the specified connector by issuing a 'PUT' request to the "
                            f"'/connectors/{entry.name}/stop' endpoint")
+
+
+class FailoverLauncher:
+    """Starts the failover state machine for a run (its execution named after the run)."""
+
+    def __init__(self, state_machine_arn: str | None) -> None:
+        self.state_machine_arn = state_machine_arn
+
+    def start(self, connector: str, run_id: str, *, attempt: int = 0) -> None:
+        import json
+
+        from .. import aws
+
+        if not self.state_machine_arn:
+            raise ServerError("this deployment has no failover state machine (FAILOVER_STATE_MACHINE_ARN)")
+        name = f"{connector[:40]}-{run_id}" + (f"-r{attempt}-{int(time.time())}" if attempt else "")
+        aws.client("stepfunctions").start_execution(
+            stateMachineArn=self.state_machine_arn, name=name[:80],
+            input=json.dumps({"connector": connector, "run": run_id}))
 
 
 def _query(query: str | Mapping[str, Any] | None) -> dict[str, list[str]]:

@@ -95,13 +95,99 @@ class QueueWatermark(_Body):
     acked_at: float = Field(description="When the target acknowledged it (epoch seconds).")
 
 
+class QueueAtRisk(_Body):
+    """One source queue's data at risk (docs/disaster-recovery.md)."""
+
+    partition: dict[str, Any]
+    verified_offset: int = Field(description="The next source offset after the verified watermark (or the "
+                                             "committed offset, when messages were filtered out).")
+    known_max_offset: int = Field(description="The source queue's max offset as last observed.")
+    messages: int = Field(description="known_max_offset - verified_offset.")
+    seconds: float | None = Field(description="Store-time span of those messages (None: no watermark yet).")
+    bound: Literal["exact", "upper"] = Field(description="exact: the newest message was pulled; upper: its store "
+                                                         "time is bounded by the observation time.")
+    observed_at: float | None = Field(description="When the max offset was observed (epoch seconds).")
+
+
+class DataAtRiskInfo(_Body):
+    """What losing the source cluster now would lose: messages summed over queues, the largest span in
+    seconds, and the oldest observation (production after it is unknowable without the source)."""
+
+    messages: int
+    seconds: float
+    observed_at: float | None
+    queues: list[QueueAtRisk]
+
+
 class ReplicationInfo(_Body):
     """``GET /connectors/{name}/replication``: how far a replicator has verifiably copied each source
-    queue, and each task's lag."""
+    queue, each task's lag, and the data at risk."""
 
     name: str
     queues: list[QueueWatermark]
     tasks: list[TaskState]
+    data_at_risk: DataAtRiskInfo | None = None
+
+
+class FailoverRequest(_Body):
+    """``POST /connectors/{name}/replication/failover``."""
+
+    mode: Literal["planned", "unplanned"] = Field(description="planned: the source is healthy (drain first, "
+                                                              "0 lost); unplanned: the source is unreachable "
+                                                              "(never called).")
+    dry_run: bool = Field(False, description="Answer what the run would do (steps, offsets, data at risk); "
+                                             "change nothing.")
+    drain_timeout_s: float | None = Field(None, gt=0, le=3600, description="planned: how long to wait for the "
+                                                                          "link to drain (default 300).")
+
+
+class FailbackRequest(_Body):
+    """``POST /connectors/{name}/replication/failback``."""
+
+    dry_run: bool = Field(False, description="Answer what the run would do; change nothing.")
+
+
+class RunStep(_Body):
+    name: str
+    status: Literal["pending", "running", "done", "failed"]
+    started_at: float | None
+    finished_at: float | None
+    seconds: float | None
+    detail: dict[str, Any] | None
+
+
+class ReplicationRun(_Body):
+    """A failover or failback run and its report: steps with timings, offsets applied per group and
+    queue (the apply_offsets step's detail), the data at risk."""
+
+    id: str
+    connector: str
+    kind: Literal["planned", "unplanned", "failback"]
+    status: Literal["RUNNING", "SUCCEEDED", "FAILED"]
+    created_at: float
+    finished_at: float | None
+    error: str | None
+    drain_timeout_s: float | None = None
+    steps: list[RunStep]
+    data_at_risk: DataAtRiskInfo | None = None
+
+
+class ReplicationRuns(_Body):
+    runs: list[ReplicationRun] = Field(description="Newest first.")
+
+
+class ReplicationPlan(_Body):
+    """A dry run's answer: nothing was changed."""
+
+    connector: str
+    kind: Literal["planned", "unplanned", "failback"]
+    dry_run: Literal[True]
+    steps: list[str]
+    offsets: list[dict[str, Any]] | None = Field(None, description="Per group and target queue, the offset that "
+                                                                   "would be applied (never backwards).")
+    data_at_risk: DataAtRiskInfo | None = None
+    reverse_connector: dict[str, Any] | None = None
+    reverse_offsets: list[dict[str, Any]] | None = None
 
 
 class ConnectorStateInfo(_Body):

@@ -27,6 +27,8 @@ _PATH_PARAMS: dict[str, dict[str, Any]] = {
     "plugin": {"description": "Connector plugin: short name ('datagen-source'), import path "
                               "('package.module:Class') or class name",
                "schema": {"type": "string", "pattern": r"^[A-Za-z0-9_][A-Za-z0-9_.:-]*$"}},
+    "run": {"description": "A failover or failback run's id", "schema": {"type": "string",
+                                                                        "pattern": r"^[A-Za-z0-9-]+$"}},
 }
 
 _DESCRIPTION = """\

@@ -14,7 +14,7 @@ from typing import Any
 from ..registry import load_connector_class
 from ..errors import ConnectError
 from ..storage import ConnectorEntry, State, StatusEntry, Stores, TargetState
-from .models import (ConnectorInfo, ConnectorState, ConnectorStateInfo, ConnectorType, QueueWatermark,
+from .models import (ConnectorInfo, DataAtRiskInfo, ConnectorState, ConnectorStateInfo, ConnectorType, QueueWatermark,
                      ReplicationInfo, TaskId, TaskInfo, TaskLag, TaskState)
 
 _PAUSABLE = {State.RUNNING, State.UNASSIGNED, State.RESTARTING}
@@ -50,7 +50,22 @@ def replication(stores: Stores, entry: ConnectorEntry) -> ReplicationInfo:
               if "watermark" in syncs]
     queues.sort(key=lambda q: (str(q.partition.get("topic")), str(q.partition.get("broker")),
                                int(q.partition.get("queue", 0))))
-    return ReplicationInfo(name=entry.name, queues=queues, tasks=connector_status(stores, entry).tasks)
+    return ReplicationInfo(name=entry.name, queues=queues, tasks=connector_status(stores, entry).tasks,
+                           data_at_risk=data_at_risk(stores, entry))
+
+
+def data_at_risk(stores: Stores, entry: ConnectorEntry) -> DataAtRiskInfo:
+    """From what the replicator stored: the watermarks, the source max offsets it observed, and its
+    committed offsets (docs/disaster-recovery.md). Reads no cluster."""
+    from ..connectors import at_risk
+    from ..connectors.replicator import sync_namespace
+
+    committed = stores.offsets.read_all(entry.name)
+    queues = [at_risk.queue_at_risk(partition, synced, committed.get(partition))
+              for partition, synced in stores.offsets.read_all(sync_namespace(entry.name)).pairs()]
+    queues.sort(key=lambda q: (str(q["partition"].get("topic")), str(q["partition"].get("broker")),
+                               int(q["partition"].get("queue", 0))))
+    return DataAtRiskInfo.model_validate(at_risk.total(queues).to_dict())
 
 
 def task_count(stores: Stores, entry: ConnectorEntry) -> int:

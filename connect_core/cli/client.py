@@ -93,6 +93,25 @@ class ConnectClient:
     def replication(self, name: str) -> Any:
         return self.request("GET", path_of("connectors", name, "replication"))
 
+    def start_failover(self, name: str, mode: str, dry_run: bool, drain_timeout_s: float | None) -> Any:
+        body: dict[str, Any] = {"mode": mode, "dry_run": dry_run}
+        if drain_timeout_s is not None:
+            body["drain_timeout_s"] = drain_timeout_s
+        return self.request("POST", path_of("connectors", name, "replication", "failover"), body=body)
+
+    def start_failback(self, name: str, dry_run: bool) -> Any:
+        return self.request("POST", path_of("connectors", name, "replication", "failback"),
+                            body={"dry_run": dry_run})
+
+    def replication_runs(self, name: str) -> Any:
+        return self.request("GET", path_of("connectors", name, "replication", "runs"))
+
+    def replication_run(self, name: str, run: str) -> Any:
+        return self.request("GET", path_of("connectors", name, "replication", "runs", run))
+
+    def resume_replication_run(self, name: str, run: str) -> Any:
+        return self.request("POST", path_of("connectors", name, "replication", "runs", run, "resume"))
+
     def task_configs(self, name: str) -> Any:
         return self.request("GET", path_of("connectors", name, "tasks"))
 

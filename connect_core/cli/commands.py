@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any, Callable, Sequence, TextIO
 
@@ -188,6 +189,120 @@ def _replication(client: ConnectClient, args: argparse.Namespace, console: Conso
 
     console.result(body, human)
     return 0
+
+
+# -- failover and failback ------------------------------------------------------------------------
+
+def _failover(client: ConnectClient, args: argparse.Namespace, console: Console) -> int:
+    mode = "planned" if args.planned else "unplanned"
+    body = client.start_failover(args.name, mode, args.dry_run, args.drain_timeout)
+    return _follow(client, args, console, body)
+
+
+def _failback(client: ConnectClient, args: argparse.Namespace, console: Console) -> int:
+    return _follow(client, args, console, client.start_failback(args.name, args.dry_run))
+
+
+def _run_resume(client: ConnectClient, args: argparse.Namespace, console: Console) -> int:
+    return _follow(client, args, console, client.resume_replication_run(args.name, args.run))
+
+
+def _follow(client: ConnectClient, args: argparse.Namespace, console: Console, body: Any) -> int:
+    """A dry run's plan is printed as it came; a run is waited for (unless --no-wait), then reported."""
+    if body.get("dry_run"):
+        console.result(body, lambda: _plan_text(body))
+        return 0
+    if not args.no_wait:
+        console.note(f"run {body['id']} started; waiting for it (Ctrl-C stops waiting, not the run)")
+        while body["status"] == "RUNNING":
+            time.sleep(args.poll)
+            body = client.replication_run(args.name, body["id"])
+    console.result(body, lambda: _run_text(body))
+    return 1 if body["status"] == "FAILED" else 0
+
+
+def _replication_status(client: ConnectClient, args: argparse.Namespace, console: Console) -> int:
+    """A run's report, or the link's data at risk and its runs."""
+    if args.run:
+        body = client.replication_run(args.name, args.run)
+        console.result(body, lambda: _run_text(body))
+        return 0
+    replication = client.replication(args.name)
+    runs = client.replication_runs(args.name)["runs"]
+    body = {"data_at_risk": replication.get("data_at_risk"), "runs": runs}
+
+    def human() -> str:
+        rows = [[r["id"], r["kind"], r["status"], _s_iso(r["created_at"]), _s_iso(r["finished_at"]),
+                 (r.get("data_at_risk") or {}).get("messages")] for r in runs]
+        text = _risk_text(body["data_at_risk"])
+        if rows:
+            text += "\n\n" + table(["RUN", "KIND", "STATUS", "STARTED", "FINISHED", "AT RISK (MSGS)"], rows)
+            text += "\n\n" + _run_text(runs[0])
+        return text
+
+    console.result(body, human)
+    return 0
+
+
+def _risk_text(risk: dict[str, Any] | None) -> str:
+    if not risk:
+        return "data at risk: unknown (nothing replicated yet)"
+    head = (f"data at risk: {risk['messages']} messages, {risk['seconds']:.3f} s of source production "
+            f"(as observed at {_s_iso(risk.get('observed_at'))}; later production is unknown)")
+    rows = [[f"{q['partition'].get('topic')}/{q['partition'].get('broker')}/{q['partition'].get('queue')}",
+             q["verified_offset"], q["known_max_offset"], q["messages"], q["seconds"], q["bound"]]
+            for q in risk.get("queues") or [] if q["messages"]]
+    if rows:
+        head += "\n" + table(["SOURCE QUEUE", "VERIFIED UP TO", "KNOWN MAX", "MESSAGES", "SECONDS", "BOUND"], rows)
+    return head
+
+
+def _run_text(run: dict[str, Any]) -> str:
+    lines = [f"run {run['id']} ({run['kind']}) {run['status']}" + (f": {run['error']}" if run.get("error") else "")]
+    lines.append(table(["STEP", "STATUS", "SECONDS", "DETAIL"],
+                       [[s["name"], s["status"], s["seconds"], _step_detail(s)] for s in run["steps"]]))
+    applied = next((s["detail"]["offsets"] for s in run["steps"]
+                    if s["name"] == "apply_offsets" and s["status"] == "done"), None)
+    if applied:
+        lines.append(table(["GROUP", "TARGET QUEUE", "OFFSET", "WAS", "APPLIED"],
+                           [[o["group"], f"{o['topic']}/{o['broker']}/{o['queue']}", o["offset"], o.get("previous"),
+                             o.get("applied")] for o in applied]))
+    if run.get("data_at_risk"):
+        lines.append(_risk_text(run["data_at_risk"]))
+    return "\n\n".join(lines)
+
+
+def _step_detail(step: dict[str, Any]) -> str:
+    detail = step.get("detail") or {}
+    if "waiting_for" in detail and step["status"] != "done":
+        return f"waiting for {detail['waiting_for']}"
+    if step["name"] == "apply_offsets" and "offsets" in detail:
+        return f"{sum(1 for o in detail['offsets'] if o.get('applied'))} of {len(detail['offsets'])} applied"
+    if step["name"] == "report" and "messages" in detail:
+        return f"{detail['messages']} messages at risk"
+    if "reverse_connector" in detail:
+        return str(detail["reverse_connector"])
+    return ""
+
+
+def _plan_text(plan: dict[str, Any]) -> str:
+    lines = [f"dry run of a {plan['kind']} run of {plan['connector']}: nothing was changed",
+             "steps: " + " -> ".join(plan["steps"])]
+    if plan.get("offsets") is not None:
+        lines.append(table(["GROUP", "TARGET QUEUE", "OFFSET"],
+                           [[o["group"], f"{o['topic']}/{o['broker']}/{o['queue']}", o["offset"]]
+                            for o in plan["offsets"]]) if plan["offsets"] else "no group offsets to apply")
+    if plan.get("data_at_risk") is not None:
+        lines.append(_risk_text(plan["data_at_risk"]))
+    if plan.get("reverse_connector"):
+        lines.append(f"reverse connector: {plan['reverse_connector']['name']}, starting at "
+                     + ", ".join(f"{o['partition']['topic']}/{o['partition']['queue']}@{o['offset']['queue_offset']}"
+                                 for o in plan.get("reverse_offsets") or []))
+    return "\n\n".join(lines)
+
+
+def _s_iso(seconds: Any) -> str | None:
+    return None if seconds is None else _ms_iso(seconds * 1000)
 
 
 def _ms_iso(ms: Any) -> str | None:
@@ -452,6 +567,36 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--only-failed", action="store_true", help="restart only instances that FAILED")
     sub.add_argument("--task", type=int, metavar="ID", help="restart this one task")
     command(on_connectors, "delete", _delete, "delete a connector").add_argument("name")
+
+    replication = commands.add_parser("replication", help="fail a replication link over or back, and its reports")
+    on_replication = replication.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    def waits(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--no-wait", action="store_true", help="print the started run and return")
+        sub.add_argument("--poll", type=_seconds, default=2.0, metavar="SECONDS", help="how often to look (2)")
+
+    sub = command(on_replication, "failover", _failover,
+                  "stop replicating A -> B and move the consumer groups to B (docs/disaster-recovery.md)")
+    sub.add_argument("name")
+    how = sub.add_mutually_exclusive_group(required=True)
+    how.add_argument("--planned", action="store_true", help="A is healthy: drain first, nothing is lost")
+    how.add_argument("--unplanned", action="store_true", help="A is unreachable: never call it; report the data at risk")
+    sub.add_argument("--dry-run", action="store_true", help="print the steps and offsets; change nothing")
+    sub.add_argument("--drain-timeout", type=_seconds, metavar="SECONDS", help="planned: wait this long to drain (300)")
+    waits(sub)
+    sub = command(on_replication, "failback", _failback,
+                  "replicate B -> A from the failover point (connector NAME-failback)")
+    sub.add_argument("name")
+    sub.add_argument("--dry-run", action="store_true", help="print what would happen; change nothing")
+    waits(sub)
+    sub = command(on_replication, "status", _replication_status,
+                  "the link's data at risk and its runs, or one run's report")
+    sub.add_argument("name")
+    sub.add_argument("run", nargs="?", help="a run id: its report")
+    sub = command(on_replication, "resume", _run_resume, "resume a FAILED run (steps already done are skipped)")
+    sub.add_argument("name")
+    sub.add_argument("run")
+    waits(sub)
 
     offsets = commands.add_parser("offsets", help="read, alter or reset a connector's committed offsets")
     on_offsets = offsets.add_subparsers(dest="action", metavar="ACTION", required=True)

@@ -37,6 +37,7 @@ from ..runtime.pipeline import Message as WireMessage
 from ..runtime.targets import Publisher, PublishError
 from ..runtime import telemetry as metrics
 from ..runtime.telemetry import Telemetry
+from . import at_risk
 from .rocketmq import (
     _NAMESRV,
     ClusterSecurity,
@@ -57,6 +58,7 @@ from .rocketmq import (
 if TYPE_CHECKING:
     from ..rocketmq import MessageExt, MessageQueue, RocketMQClient
     from ..rocketmq.security import Security
+    from ..rocketmq.client import PullResult
     from ..storage import Stores
 
 logger = logging.getLogger("connect_core.connectors.replicator")
@@ -148,6 +150,30 @@ class ReplicatorTask(RocketMQSourceTask):
     ``keys``, ``born_timestamp`` and ``store_timestamp`` headers."""
 
     config: ReplicatorConfig
+
+    def start(self) -> None:
+        super().start()
+        #: What the pull answers told about each source queue (by partition key): the queue's max
+        #: offset, when the broker said so, and the newest message pulled from it. Written with
+        #: the verified watermark before each commit: the data at risk is computed from the two.
+        self.observed: dict[str, dict[str, Any]] = {}
+
+    def _records(self, i: int, offset: int, result: "PullResult") -> tuple[list[ConnectRecord], int]:
+        out = super()._records(i, offset, result)
+        self._observe(partition_key(self._partitions[i]), result)
+        return out
+
+    def _observe(self, key: str, result: "PullResult") -> None:
+        seen = self.observed.get(key)
+        newest = result.messages[-1] if result.status == "FOUND" and result.messages else None
+        observation = {"max_offset": max(result.max_offset, seen["max_offset"] if seen else 0),
+                       "observed_at": round(time.time(), 3)}
+        if newest is not None and (seen is None or newest.queue_offset >= seen.get("newest_offset", -1)):
+            observation.update(newest_offset=newest.queue_offset, newest_store_timestamp=newest.store_timestamp)
+        elif seen is not None and "newest_offset" in seen:
+            observation.update(newest_offset=seen["newest_offset"],
+                               newest_store_timestamp=seen["newest_store_timestamp"])
+        self.observed[key] = observation
 
     def record(self, partition: dict[str, Any], m: "MessageExt") -> ConnectRecord:
         properties = m.properties
@@ -286,6 +312,12 @@ class ReplicatorPublisher(Publisher):
         #: Offset syncs and watermarks of acknowledged sends, stored before the offsets are committed.
         self._syncs = _Syncs()
         self._histories: dict[str, list[dict[str, Any]]] = {}  # each source queue's stored runs
+        #: Each source queue's stored sync item as last written or read (watermark and observation).
+        self._stored: dict[str, dict[str, Any]] | None = None
+        self._task: Any = None
+
+    def bind(self, task: Any) -> None:
+        self._task = task
 
     def publish(self, messages: list[WireMessage]) -> None:
         from ..rocketmq.flight import pipelined
@@ -357,21 +389,46 @@ class ReplicatorPublisher(Publisher):
             for partition in unknown:
                 self._histories[partition_key(partition)] = \
                     list(stored[partition]["history"]) if partition in stored else []
+        observed = getattr(self._task, "observed", {})
         updates = []
         for key, (partition, new) in runs.items():
             history = self._histories[key] = append_runs(self._histories[key], new)
-            updates.append((partition, {"history": history, "watermark": watermarks[key]}))
+            item = {"history": history, "watermark": watermarks[key]}
+            if key in observed:
+                item["source"] = dict(observed[key])
+            updates.append((partition, item))
+            if self._stored is not None:
+                self._stored[key] = item
         self.stores.offsets.alter(name, updates)
 
     def finish(self, task: Any, offsets: OffsetMap) -> None:
-        """Once per tick: a heartbeat and the consumer-group checkpoints."""
+        """Once per tick: a heartbeat (the checkpoints are taken with every report)."""
         self.heartbeat()
-        Checkpointer(self.config, self.stores, task.queues).run()
 
     def report(self, task: Any, offsets: OffsetMap) -> dict[str, float]:
+        """Every ~10 s and at the end of a tick: lag, data at risk, and the consumer-group
+        checkpoints (so a failover re-reads at most ~10 s of a group's progress)."""
         lag = self.lag_seconds(task, offsets)
         self.telemetry.count(metrics.REPLICATION_LAG_SECONDS, lag, unit="Seconds")
-        return {"lag_seconds": round(lag, 3)}
+        risk = self.data_at_risk(task, offsets)
+        self.telemetry.count(metrics.DATA_AT_RISK_MESSAGES, risk.messages)
+        self.telemetry.count(metrics.DATA_AT_RISK_SECONDS, risk.seconds, unit="Seconds")
+        Checkpointer(self.config, self.stores, task.queues).run()
+        return {"lag_seconds": round(lag, 3), "at_risk_messages": risk.messages,
+                "at_risk_seconds": round(risk.seconds, 3)}
+
+    def data_at_risk(self, task: Any, offsets: OffsetMap) -> "at_risk.DataAtRisk":
+        """What losing the source now would lose, from the stored watermarks and observations
+        (those written by this tick, and before it)."""
+        if self._stored is None:
+            partitions = [queue_partition(self.config.cluster, mq) for mq in task.queues]
+            stored = self.stores.offsets.read(sync_namespace(self.config.name), partitions)
+            self._stored = {partition_key(p): item for p, item in stored.pairs()}
+        queues = [at_risk.queue_at_risk(queue_partition(self.config.cluster, mq),
+                                        self._stored.get(partition_key(queue_partition(self.config.cluster, mq))),
+                                        offsets.get(queue_partition(self.config.cluster, mq)))
+                  for mq in task.queues]
+        return at_risk.total(queues)
 
     def lag_seconds(self, task: Any, offsets: OffsetMap) -> float:
         """Age of the oldest message not replicated yet (0 when caught up)."""

@@ -8,6 +8,8 @@ process sandboxes as Lambda runs them. Messages (keys, tags, user properties, bi
 produced into A at a steady rate while it runs; at the end every message is checked on B byte for
 byte, and the replication lag is measured: B's store time minus A's born time, per message.
 Run longer than a minute (``--seconds 90``) to see a tick hand its task over to the next one.
+``--failover`` ends with a planned failover of the Replicator through the failover state machine,
+and prints its report (docs/disaster-recovery.md).
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ def lag_ms(copies: list[Any]) -> dict[str, float]:
 
 
 def run(seconds: float, workdir: Path, *, rate: float = 20.0, out: TextIO = sys.stdout, clusters: Any = None,
-        endpoint: Any = None) -> dict[str, Any]:
+        endpoint: Any = None, failover: bool = False) -> dict[str, Any]:
     from ..connectors.rocketmq import client_for
     from ..rocketmq.broker import RocketMQClusters
     from .runtime import LocalRuntime
@@ -76,6 +78,7 @@ def run(seconds: float, workdir: Path, *, rate: float = 20.0, out: TextIO = sys.
                   "ReplicationTargetNamesrv": b.namesrv_addr, "ReplicationTopic": topic}
         source, target = client_for(a.namesrv_addr), client_for(b.namesrv_addr)
         stop = threading.Event()
+        report = None
         with open(workdir / "functions.log", "a", encoding="utf-8") as log, contextlib.redirect_stdout(log), \
                 LocalRuntime(ROOT / "template.yaml", params, endpoint=endpoint, sandboxed={"SourcePollerFunction"},
                              sandbox=SandboxOptions(log_path=workdir / "functions.log"),
@@ -94,6 +97,7 @@ def run(seconds: float, workdir: Path, *, rate: float = 20.0, out: TextIO = sys.
                     time.sleep(0.5)
                 ticks = [i.result for i in rt.lambdas.history(rt.physical_id("SourcePollerFunction"))
                          if isinstance(i.result, dict)]
+                report = planned_failover(rt) if failover else None
             finally:
                 stop.set()
                 runner.join(timeout=30)
@@ -111,6 +115,7 @@ def run(seconds: float, workdir: Path, *, rate: float = 20.0, out: TextIO = sys.
             "lag_direct_ms": lag_ms(direct), "lag_through_sqs_ms": lag_ms(via_sqs),
             "handovers": sum(1 for t in ticks if t.get("took_over") == "handover"),
             "seconds": round(time.monotonic() - started, 1),
+            "failover": report,
         }
     finally:
         if own_clusters:
@@ -130,7 +135,28 @@ def run(seconds: float, workdir: Path, *, rate: float = 20.0, out: TextIO = sys.
         f"  handovers between ticks            {summary['handovers']}",
         f"  time                               {summary['seconds']} s",
     ]), file=out)
+    if report is not None:
+        steps = ", ".join(f"{s['name']} {s['seconds']} s" for s in report["steps"])
+        risk = report.get("data_at_risk") or {}
+        print("\n".join([
+            f"  planned failover of demo-replicator {report['status']} in "
+            f"{(report['finished_at'] or 0) - report['created_at']:.1f} s: {steps}",
+            f"    data at risk                     {risk.get('messages')} messages, {risk.get('seconds')} s",
+            f"    report                           connectctl replication status demo-replicator {report['id']}",
+        ]), file=out)
     return summary
+
+
+def planned_failover(rt: Any) -> dict[str, Any]:
+    """A planned failover of the demo's Replicator, run by the stack's failover state machine."""
+    from ..runtime.failover import FailoverEngine
+    from ..storage import Stores
+
+    stores = Stores.dynamodb(rt.outputs["ConfigsTableName"], rt.outputs["OffsetsTableName"])
+    engine = FailoverEngine(stores)
+    run = engine.begin("demo-replicator", "planned")
+    rt.execute("FailoverStateMachine", {"connector": "demo-replicator", "run": run["id"]}, timeout=300)
+    return engine.runs.get("demo-replicator", run["id"])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,10 +164,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=75.0,
                         help="how long to produce (over a minute: the first tick hands over to the next)")
     parser.add_argument("--rate", type=float, default=20.0, help="messages per second into A")
+    parser.add_argument("--failover", action="store_true",
+                        help="end with a planned failover of the Replicator, and print its report")
     parser.add_argument("--dir", type=Path, default=ROOT / ".demo-replication")
     args = parser.parse_args(argv)
-    summary = run(args.seconds, args.dir, rate=args.rate)
+    summary = run(args.seconds, args.dir, rate=args.rate, failover=args.failover)
     ok = summary["faithful_direct"] == summary["faithful_through_sqs"] == summary["produced"]
+    if args.failover:
+        ok = ok and summary["failover"]["status"] == "SUCCEEDED"
     return 0 if ok else 1
 
 

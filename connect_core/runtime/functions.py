@@ -166,6 +166,30 @@ def reconfigure_step(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
                         source_timeout_s=function_timeout_from()).handle(event)
 
 
+def failover_step(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    """A Lambda task of the failover state machine: ``{"action": "advance" | "fail", "connector", "run"}``."""
+    from .failover import FailoverEngine
+
+    def apply(config: dict[str, Any]) -> Any:  # a failback's reverse connector, like an API create
+        controller = _once("controller", _controller)
+        return controller.apply(config, deadline=lambda: context.get_remaining_time_in_millis() / 1000 - 10)
+
+    engine = FailoverEngine(_stores(), apply=apply, owner=f"failover-{context.aws_request_id}")
+    if event.get("action") == "fail":
+        error = event.get("error")
+        if isinstance(error, Mapping):
+            error = f"{error.get('Error', 'Error')}: {error.get('Cause', '')}"[:2000]
+        run = engine.fail(event["connector"], event["run"], str(error))
+        return {"status": run["status"]}
+    return engine.advance(event["connector"], event["run"])
+
+
+def _controller() -> Any:
+    from .controller import ConnectorController
+
+    return ConnectorController.from_environment()
+
+
 def connector_resource(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """A CloudFormation custom resource request for ``Custom::Connector``."""
     from .controller import ConnectorController

@@ -137,6 +137,7 @@ class SourceRunner:
             task = self.tasks.task(connector, entry.version, task_id, task_config, context)
             assert isinstance(task, SourceTask)
             publisher = self._publisher(connector, entry.version, task_id, context)
+            publisher.bind(task)
             tick = _Tick(self, connector, task, publisher, keeper, entry, continuous, result)
             view = tick.run()
             keeper.release()  # the successor need not wait for the chores below
@@ -247,9 +248,24 @@ class _Tick:
         """Poll until a reason to stop (``result.stopped``); returns the offsets as committed."""
         offsets = self.runner.stores.offsets.read(self.name, self.task.partitions())
         view = offsets.copy()  # committed, then advanced as this tick publishes
-        self.result.stopped = self._loop(view)
+        try:
+            self.result.stopped = self._loop(view)
+        except (StaleEpochError, LeaseLostError):
+            raise
+        except Exception:
+            self._commit_acknowledged()
+            raise
         self._commit()
         return view
+
+    def _commit_acknowledged(self) -> None:
+        """A tick failing (say, its source went away) first commits what the target already
+        acknowledged: nothing of it is resent, and a replicator's watermark covers it."""
+        try:
+            self._commit()
+        except Exception:  # noqa: BLE001 - the original failure is the one to report
+            logger.warning("committing the acknowledged batches of a failing tick failed",
+                           extra={"connector": self.name}, exc_info=True)
 
     def _loop(self, view: OffsetMap) -> str:
         while True:

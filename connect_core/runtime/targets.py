@@ -29,6 +29,10 @@ class Publisher(ABC):
     @abstractmethod
     def publish(self, messages: list[Message]) -> None: ...
 
+    def bind(self, task: Any) -> None:
+        """The task whose records this publisher delivers, once per tick before the first poll (the
+        Replicator stores what the task's pulls observed with its watermarks)."""
+
     def before_commit(self) -> None:
         """Write what must be stored before the offsets of what was published are committed (the
         Replicator's offset syncs)."""

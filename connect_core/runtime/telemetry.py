@@ -62,3 +62,7 @@ HANDOVER_GAP = "HandoverGapMs"
 RECORDS_REPLICATED = "RecordsReplicated"
 REPLICATION_LAG_SECONDS = "ReplicationLagSeconds"
 REPLICATION_LATENCY = "ReplicationLatencyMs"
+#: What losing the source cluster now would lose: messages not verified on the target, and the
+#: store-time span they cover (connectors/at_risk.py).
+DATA_AT_RISK_MESSAGES = "DataAtRiskMessages"
+DATA_AT_RISK_SECONDS = "DataAtRiskSeconds"

@@ -136,12 +136,22 @@ def test_sink_queues_redrive_and_outlast_six_function_timeouts(template):
         assert queue["RedrivePolicy"]["maxReceiveCount"] >= 1
 
 
-def test_state_machine_substitutions_cover_the_definition(template):
-    machine = template["Resources"]["ReconfigureStateMachine"]["Properties"]
+@pytest.mark.parametrize("machine_id", ["ReconfigureStateMachine", "FailoverStateMachine"])
+def test_state_machine_substitutions_cover_the_definition(template, machine_id):
+    machine = template["Resources"][machine_id]["Properties"]
     definition = (ROOT / machine["DefinitionUri"]).read_text()
     used = set(re.findall(r"\$\{(\w+)\}", definition))
     assert used == set(machine["DefinitionSubstitutions"])
     json.loads(definition)
+
+
+def test_the_data_at_risk_alarm_watches_the_metric_the_replicator_emits_against_the_rpo_budget(template):
+    from connect_core.runtime import telemetry
+
+    alarm = template["Resources"]["DataAtRiskAlarm"]["Properties"]
+    assert alarm["Threshold"] == {"Ref": "RpoBudgetSeconds"}
+    [query] = alarm["Metrics"]
+    assert f"MAX({telemetry.DATA_AT_RISK_SECONDS})" in query["Expression"]
 
 
 def test_parameters_constrain_their_values(template):

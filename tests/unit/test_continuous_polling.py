@@ -250,6 +250,23 @@ def test_offsets_are_committed_at_an_interval_and_always_before_the_lease_is_giv
     assert stores.offsets.read_all(name).by_key() == {f'{{"stream":"{stream.id}"}}': {"next": 21}}
 
 
+def test_a_tick_whose_source_fails_first_commits_what_the_target_acknowledged(stores, stream, capture):
+    name = deploy(stores, stream_source_config(stream, capture))
+    slow_commits = TickTimings(lease_ttl_s=0.6, safety_margin_s=0.0, commit_interval_s=600, report_interval_s=600,
+                               claim_poll_s=0.01)
+    tick = Invocation(stores, name, "tick-1", timings=slow_commits)
+    stream.append(*range(7))
+    eventually(lambda: len(delivered(capture)) == 7, "every record delivered")
+    assert not stores.offsets.read_all(name).pairs()  # delivered, not committed yet
+
+    stream.broken = True
+    stream.append(7)  # wakes the waiting tick, whose next poll fails
+    result = tick.join()
+
+    assert result.outcome == "failed" and "went away" in (result.error or "")
+    assert stores.offsets.read_all(name).by_key() == {f'{{"stream":"{stream.id}"}}': {"next": 7}}
+
+
 def test_a_long_tick_renews_its_lease_and_reports_its_lag(stores, stream, capture):
     name = deploy(stores, stream_source_config(stream, capture))
     tick = Invocation(stores, name, "tick-1")

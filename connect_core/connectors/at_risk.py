@@ -1,0 +1,71 @@
+"""The data at risk of a replication link: what losing the source cluster now would lose.
+
+Per source queue, from what the replicator stores with its offset syncs before every commit:
+
+* ``verified``: the next offset after the verified watermark (the highest source offset the
+  target acknowledged), or the committed offset when that is further (messages the tag filter or
+  the loop guard skipped are not at risk: they were never to be copied);
+* ``known_max``: the queue's max offset (the offset the next message will get) as the last pull
+  answer said, and when (``observed_at``).
+
+``messages = max(0, known_max - verified)``: the messages the source held, as last observed, that
+the target has not verifiably got. ``seconds``: 0 when no message is at risk; otherwise the span
+of store time they cover, from the watermark message's store time to the newest at-risk message's
+store time when the replicator pulled that message (``bound: exact``), else to ``observed_at``,
+by which it was stored (``bound: upper``).
+
+What is unknowable once the source is gone: messages produced after ``observed_at``. Nobody
+outside the source cluster can count them; the totals say from when the count may be short.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+
+@dataclass(frozen=True)
+class DataAtRisk:
+    """Totals over queues: messages summed, seconds the largest, ``observed_at`` the oldest
+    observation (production after it is unknown)."""
+
+    messages: int = 0
+    seconds: float = 0.0
+    observed_at: float | None = None
+    queues: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"messages": self.messages, "seconds": round(self.seconds, 3), "observed_at": self.observed_at,
+                "queues": self.queues}
+
+
+def queue_at_risk(partition: Mapping[str, Any], synced: Mapping[str, Any] | None,
+                  committed: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """One source queue's data at risk from its stored sync item (``watermark``, ``source``) and
+    the replicator's committed offset (``{"queue_offset": next offset to read}``)."""
+    synced = synced or {}
+    watermark = synced.get("watermark")
+    source = synced.get("source")
+    verified = watermark["source_offset"] + 1 if watermark else 0
+    if committed is not None:
+        verified = max(verified, int(committed["queue_offset"]))
+    known_max = max(verified, int(source["max_offset"])) if source else verified
+    messages = known_max - verified
+    out: dict[str, Any] = {"partition": dict(partition), "verified_offset": verified, "known_max_offset": known_max,
+                           "messages": messages, "seconds": 0.0, "bound": "exact",
+                           "observed_at": source.get("observed_at") if source else None}
+    if messages == 0:
+        return out
+    newest_is_last = source.get("newest_offset") == known_max - 1 and source.get("newest_store_timestamp")
+    newest_ms = float(source["newest_store_timestamp"]) if newest_is_last else float(source["observed_at"]) * 1000
+    out["bound"] = "exact" if newest_is_last else "upper"
+    base_ms = watermark.get("store_timestamp") if watermark else None
+    out["seconds"] = round(max(0.0, newest_ms - float(base_ms)) / 1000, 3) if base_ms else None
+    return out
+
+
+def total(queues: list[dict[str, Any]]) -> DataAtRisk:
+    seconds = [q["seconds"] for q in queues if q["seconds"] is not None]
+    observed = [q["observed_at"] for q in queues if q["observed_at"] is not None]
+    return DataAtRisk(messages=sum(q["messages"] for q in queues), seconds=max(seconds, default=0.0),
+                      observed_at=min(observed, default=None), queues=queues)

@@ -1,0 +1,102 @@
+"""The failover and failback routes: a run is stored and its state machine started (202), a dry run
+answers the plan and changes nothing (200), runs are listed and read back, only a FAILED run resumes,
+and the data at risk shows in GET .../replication."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from admin_helpers import Client
+from connect_core.admin.api import AdminApi, FailoverLauncher
+from connect_core.connectors.replicator import sync_namespace
+from connect_core.runtime.controller import ConnectorController
+from connect_core.runtime.failover import runs_namespace
+from connect_core.storage import Stores, TargetState
+from test_replication_status import QUEUE, WATERMARK, stored_replicator
+
+
+class Launcher(FailoverLauncher):
+    def __init__(self) -> None:
+        super().__init__("arn:aws:states:us-east-1:123456789012:stateMachine:failover")
+        self.started: list[tuple[str, str, int]] = []
+
+    def start(self, connector: str, run_id: str, *, attempt: int = 0) -> None:
+        self.started.append((connector, run_id, attempt))
+
+
+def api_over(stores: Stores, launcher: Launcher) -> Client:
+    return Client(AdminApi(stores, ConnectorController(stores, "arn:aws:states:::stateMachine:unused", None),
+                           failover=launcher))
+
+
+def with_observation(stores: Stores) -> None:
+    stored_replicator(stores)
+    stores.offsets.alter(sync_namespace("a-to-b"), [(QUEUE, {
+        "history": [{"source_offset": 0, "target_offset": 0, "count": 42, "target": ["broker-b", "orders", 1]}],
+        "watermark": WATERMARK,
+        "source": {"max_offset": 45, "observed_at": 1_796_000_001.0, "newest_offset": 44,
+                   "newest_store_timestamp": 1_796_000_000_930}})])
+
+
+def test_an_unplanned_failover_is_stored_and_started_as_a_state_machine_run():
+    stores, launcher = Stores.in_memory(), Launcher()
+    with_observation(stores)
+    api = api_over(stores, launcher)
+
+    answer = api("POST", "/connectors/a-to-b/replication/failover", {"mode": "unplanned"})
+
+    assert answer.status == 202
+    run: dict[str, Any] = answer.body
+    assert run["kind"] == "unplanned" and run["status"] == "RUNNING"
+    assert [s["name"] for s in run["steps"]] == ["stop", "fence", "apply_offsets", "divergence", "report"]
+    assert launcher.started == [("a-to-b", run["id"], 0)]
+    assert api("GET", f"/connectors/a-to-b/replication/runs/{run['id']}").body == run
+    assert [r["id"] for r in api("GET", "/connectors/a-to-b/replication/runs").body["runs"]] == [run["id"]]
+    # a second run while one runs is refused
+    assert api("POST", "/connectors/a-to-b/replication/failover", {"mode": "unplanned"}).status == 409
+
+
+def test_a_dry_run_answers_the_plan_and_changes_nothing():
+    stores, launcher = Stores.in_memory(), Launcher()
+    with_observation(stores)
+    stores.offsets.alter("a-to-b", [(QUEUE, {"queue_offset": 42})])
+
+    answer = api_over(stores, launcher)("POST", "/connectors/a-to-b/replication/failover",
+                                        {"mode": "unplanned", "dry_run": True})
+
+    assert answer.status == 200
+    assert answer.body["dry_run"] is True
+    assert answer.body["data_at_risk"]["messages"] == 3
+    assert launcher.started == []
+    assert not list(stores.offsets.read_all(runs_namespace("a-to-b")).pairs())
+    assert stores.configs.get_connector("a-to-b").target_state is TargetState.RUNNING
+
+
+def test_the_replication_view_shows_the_data_at_risk():
+    stores = Stores.in_memory()
+    with_observation(stores)
+    risk = api_over(stores, Launcher())("GET", "/connectors/a-to-b/replication").body["data_at_risk"]
+    assert (risk["messages"], risk["seconds"]) == (3, 0.8)  # offsets 42..44, stored 130 -> 930 ms
+
+
+def test_only_a_failed_run_resumes_and_resuming_starts_a_new_execution():
+    stores, launcher = Stores.in_memory(), Launcher()
+    with_observation(stores)
+    api = api_over(stores, launcher)
+    run = api("POST", "/connectors/a-to-b/replication/failover", {"mode": "unplanned"}).body
+    assert api("POST", f"/connectors/a-to-b/replication/runs/{run['id']}/resume").status == 409
+    from connect_core.runtime.failover import FailoverEngine
+
+    FailoverEngine(stores).fail("a-to-b", run["id"], "Boom: the step failed")
+    answer = api("POST", f"/connectors/a-to-b/replication/runs/{run['id']}/resume")
+    assert answer.status == 202 and answer.body["status"] == "RUNNING"
+    assert len(launcher.started) == 2 and launcher.started[1][1] == run["id"]
+
+
+def test_failover_of_a_connector_that_is_not_a_replicator_is_404_and_a_bad_mode_422():
+    stores = Stores.in_memory()
+    with_observation(stores)
+    stores.configs.put_connector("plain", {"name": "plain", "connector": "datagen-source"})
+    api = api_over(stores, Launcher())
+    assert api("POST", "/connectors/plain/replication/failover", {"mode": "planned"}).status == 404
+    assert api("POST", "/connectors/a-to-b/replication/failover", {"mode": "sideways"}).status == 422

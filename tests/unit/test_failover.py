@@ -1,0 +1,420 @@
+"""The failover engine over in-memory stores and fake clusters: steps, waiting, idempotence, resume
+after a failure mid-run, dry runs that change nothing, failback offsets, and the data-at-risk
+arithmetic."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from connect_core.connectors import at_risk
+from connect_core.connectors.replicator import checkpoint_namespace, sync_namespace
+from connect_core.rocketmq import MessageQueue
+from connect_core.runtime.failover import (FailoverEngine, FailoverError, FailoverSettings, reverse_config,
+                                           reverse_name, runs_namespace)
+from connect_core.storage import Stores, TargetState
+
+NAME = "orders-a-to-b"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class FakeCluster:
+    """The few client calls a failover makes, over dictionaries; ``down`` makes every call fail."""
+
+    def __init__(self, queues: int = 2, topic: str = "orders") -> None:
+        self.max: dict[MessageQueue, int] = {MessageQueue("broker-a", topic, q): 0 for q in range(queues)}
+        self.groups: dict[tuple[str, MessageQueue], int] = {}
+        self.down = False
+        self.calls = 0
+        self.fail_updates = 0
+
+    def _call(self) -> None:
+        self.calls += 1
+        if self.down:
+            raise ConnectionRefusedError("cluster unreachable")
+
+    def max_offset(self, mq: MessageQueue) -> int:
+        self._call()
+        return self.max[mq]
+
+    def query_consumer_offset(self, group: str, mq: MessageQueue) -> int | None:
+        self._call()
+        return self.groups.get((group, mq))
+
+    def update_consumer_offset(self, group: str, mq: MessageQueue, offset: int) -> None:
+        self._call()
+        if self.fail_updates:
+            self.fail_updates -= 1
+            raise TimeoutError("no answer")
+        self.groups[(group, mq)] = offset
+
+    def invalidate_route(self, topic: str) -> None:
+        self._call()
+
+    def message_queues(self, topic: str) -> list[MessageQueue]:
+        self._call()
+        return [mq for mq in self.max if mq.topic == topic]
+
+
+def partition(queue: int) -> dict[str, Any]:
+    return {"cluster": "A", "broker": "broker-a", "topic": "orders", "queue": queue}
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def stores(clock) -> Stores:
+    stores = Stores.in_memory(clock)
+    stores.configs.put_connector(NAME, {
+        "name": NAME, "connector": "rocketmq-replicator", "topics": ["orders"], "groups": ["billing"],
+        "source_cluster": {"name": "A", "namesrv_addr": "127.0.0.1:1"},
+        "target_cluster": {"name": "B", "namesrv_addr": "127.0.0.1:2"}})
+    stores.configs.put_task_configs(NAME, [{"queues": [["broker-a", "orders", 0], ["broker-a", "orders", 1]]}], 1)
+    return stores
+
+
+@pytest.fixture
+def a() -> FakeCluster:
+    return FakeCluster()
+
+
+@pytest.fixture
+def b() -> FakeCluster:
+    return FakeCluster()
+
+
+@pytest.fixture
+def applied() -> list[dict[str, Any]]:
+    return []
+
+
+@pytest.fixture
+def engine(stores, a, b, clock, applied) -> FailoverEngine:
+    clusters = {"A": a, "B": b}
+
+    def apply(config: dict[str, Any]) -> None:  # what the reconfigure state machine leaves behind
+        applied.append(config)
+        stores.configs.put_connector(config["name"], config)
+
+    return FailoverEngine(stores, client=lambda cluster: clusters[cluster.name], clock=clock, apply=apply, settings=FailoverSettings(drain_timeout_s=30, fence_timeout_s=20))
+
+
+def replicated(stores: Stores, queue: int, upto: int, *, observed_max: int, newest: int | None = None,
+               target_offset: int = 0, committed: bool = True) -> None:
+    """The replicator copied source offsets 0..upto-1 of ``queue`` to the same queue of B from
+    ``target_offset`` and saw ``observed_max`` as the queue's max offset."""
+    source: dict[str, Any] = {"max_offset": observed_max, "observed_at": 1_800_000_000.0}
+    if newest is not None:
+        source.update(newest_offset=newest, newest_store_timestamp=1_799_999_990_000 + newest * 1000)
+    stores.offsets.alter(sync_namespace(NAME), [(partition(queue), {
+        "history": [{"source_offset": 0, "target_offset": target_offset, "count": upto,
+                     "target": ["broker-a", "orders", queue]}],
+        "watermark": {"source_offset": upto - 1, "born_timestamp": 0,
+                      "store_timestamp": 1_799_999_990_000 + (upto - 1) * 1000,
+                      "target": ["broker-a", "orders", queue], "target_offset": target_offset + upto - 1,
+                      "acked_at": 0},
+        "source": source})])
+    if committed:
+        stores.offsets.alter(NAME, [(partition(queue), {"queue_offset": upto})])
+
+
+def snapshot(stores: Stores) -> Any:
+    offsets = [sorted(map(repr, stores.offsets.read_all(n).pairs()))
+               for n in (NAME, sync_namespace(NAME), checkpoint_namespace(NAME), runs_namespace(NAME))]
+    return offsets, stores.configs.get_connector(NAME), stores.leases.get(NAME, 0)
+
+
+def run_to_end(engine: FailoverEngine, kind: str, clock: Clock) -> dict[str, Any]:
+    run = engine.begin(NAME, kind)
+    for _ in range(100):
+        answer = engine.advance(NAME, run["id"])
+        if answer["status"] != "RUNNING":
+            return engine.runs.get(NAME, run["id"])
+        clock.now += answer["wait_s"]
+    raise AssertionError("the run never ended")
+
+
+# -- data at risk -------------------------------------------------------------------------------------
+
+def test_a_caught_up_queue_has_nothing_at_risk():
+    synced = {"watermark": {"source_offset": 9, "store_timestamp": 5000},
+              "source": {"max_offset": 10, "observed_at": 99.0}}
+    risk = at_risk.queue_at_risk(partition(0), synced, {"queue_offset": 10})
+    assert (risk["messages"], risk["seconds"]) == (0, 0.0)
+
+
+def test_messages_at_risk_are_the_observed_max_minus_the_verified_offset_and_seconds_span_their_store_times():
+    # watermark at offset 9 (stored at 5 s); offsets 10..14 seen by pulls, the newest (14) stored at 12 s
+    synced = {"watermark": {"source_offset": 9, "store_timestamp": 5000},
+              "source": {"max_offset": 15, "observed_at": 20.0, "newest_offset": 14, "newest_store_timestamp": 12000}}
+    risk = at_risk.queue_at_risk(partition(0), synced, {"queue_offset": 10})
+    assert (risk["messages"], risk["seconds"], risk["bound"]) == (5, 7.0, "exact")
+
+
+def test_when_the_newest_message_was_not_pulled_the_seconds_are_an_upper_bound_up_to_the_observation():
+    synced = {"watermark": {"source_offset": 9, "store_timestamp": 5000},
+              "source": {"max_offset": 15, "observed_at": 20.0, "newest_offset": 11, "newest_store_timestamp": 8000}}
+    risk = at_risk.queue_at_risk(partition(0), synced, None)
+    assert (risk["messages"], risk["seconds"], risk["bound"]) == (5, 15.0, "upper")
+
+
+def test_messages_skipped_by_the_filter_are_not_at_risk():
+    synced = {"watermark": {"source_offset": 3, "store_timestamp": 5000},
+              "source": {"max_offset": 10, "observed_at": 20.0}}
+    assert at_risk.queue_at_risk(partition(0), synced, {"queue_offset": 10})["messages"] == 0
+
+
+def test_totals_sum_messages_take_the_largest_seconds_and_the_oldest_observation():
+    queues = [{"messages": 2, "seconds": 1.5, "observed_at": 30.0}, {"messages": 3, "seconds": 4.0, "observed_at": 10.0},
+              {"messages": 0, "seconds": None, "observed_at": None}]
+    total = at_risk.total(queues)
+    assert (total.messages, total.seconds, total.observed_at) == (5, 4.0, 10.0)
+
+
+# -- unplanned failover -------------------------------------------------------------------------------
+
+def test_an_unplanned_failover_stops_the_link_applies_the_checkpoints_and_reports_the_data_at_risk(
+        engine, stores, a, b, clock):
+    a.down = True
+    replicated(stores, 0, 10, observed_max=14, newest=13)
+    replicated(stores, 1, 5, observed_max=5)
+    stores.offsets.alter(checkpoint_namespace(NAME), [
+        ({**partition(0), "group": "billing"}, {"source_offset": 7, "target": ["broker-a", "orders", 0], "target_offset": 7}),
+        ({**partition(1), "group": "billing"}, {"source_offset": 5, "target": ["broker-a", "orders", 1], "target_offset": 5}),
+        ({**partition(1), "group": "other"}, {"source_offset": 5, "target": ["broker-a", "orders", 1], "target_offset": 5})])
+    b.groups[("billing", MessageQueue("broker-a", "orders", 1))] = 9  # ahead already: never moved back
+    b.max = {mq: 20 for mq in b.max}
+
+    run = run_to_end(engine, "unplanned", clock)
+
+    assert run["status"] == "SUCCEEDED", run["error"]
+    assert [s["name"] for s in run["steps"]] == ["stop", "fence", "apply_offsets", "divergence", "report"]
+    assert stores.configs.get_connector(NAME).target_state is TargetState.STOPPED
+    assert b.groups[("billing", MessageQueue("broker-a", "orders", 0))] == 7
+    assert b.groups[("billing", MessageQueue("broker-a", "orders", 1))] == 9
+    assert ("other", MessageQueue("broker-a", "orders", 1)) not in b.groups  # not one of the link's groups
+    assert run["data_at_risk"]["messages"] == 4
+    assert run["data_at_risk"]["seconds"] == 4.0  # offsets 9 -> 13, a second apart
+    divergence = run["steps"][3]["detail"]["target_max"]
+    assert {q["max_offset"] for q in divergence} == {20}
+
+
+def test_an_unplanned_failover_never_calls_the_source_cluster(engine, stores, a, clock):
+    replicated(stores, 0, 3, observed_max=3)
+    run = run_to_end(engine, "unplanned", clock)
+    assert run["status"] == "SUCCEEDED"
+    assert a.calls == 0
+
+
+def test_fencing_waits_for_a_running_tick_then_bumps_every_task_epoch(engine, stores, clock):
+    held = stores.leases.claim(NAME, 0, "tick-1", 10)
+    run = engine.begin(NAME, "unplanned")
+    answer = engine.advance(NAME, run["id"])
+    assert (answer["status"], answer["step"]) == ("RUNNING", "fence")
+    stores.leases.release(held)
+    assert engine.advance(NAME, run["id"])["status"] == "SUCCEEDED"
+    assert stores.leases.get(NAME, 0).epoch > held.epoch
+
+
+def test_fencing_gives_up_after_its_timeout(engine, stores, clock):
+    stores.leases.claim(NAME, 0, "stuck", 3600)
+    run = engine.begin(NAME, "unplanned")
+    engine.advance(NAME, run["id"])
+    clock.now += 21
+    with pytest.raises(FailoverError, match="still held their leases"):
+        engine.advance(NAME, run["id"])
+    assert engine.runs.get(NAME, run["id"])["status"] == "FAILED"
+
+
+# -- planned failover ---------------------------------------------------------------------------------
+
+def test_a_planned_failover_waits_until_the_link_has_drained_then_translates_the_groups_offsets(
+        engine, stores, a, b, clock):
+    for mq in a.max:
+        a.max[mq] = 10
+    replicated(stores, 0, 6, observed_max=10, target_offset=100)
+    replicated(stores, 1, 10, observed_max=10, target_offset=200)
+    a.groups[("billing", MessageQueue("broker-a", "orders", 0))] = 4
+    a.groups[("billing", MessageQueue("broker-a", "orders", 1))] = 10
+    run = engine.begin(NAME, "planned")
+    assert engine.advance(NAME, run["id"])["step"] == "drain"
+    replicated(stores, 0, 10, observed_max=10, target_offset=100)  # the replicator caught up
+    clock.now += 1
+    assert engine.advance(NAME, run["id"])["status"] == "SUCCEEDED"
+    run = engine.runs.get(NAME, run["id"])
+    assert b.groups[("billing", MessageQueue("broker-a", "orders", 0))] == 104
+    assert b.groups[("billing", MessageQueue("broker-a", "orders", 1))] == 210
+    assert run["data_at_risk"]["messages"] == 0
+
+
+def test_a_planned_failover_that_cannot_drain_fails_without_stopping_the_link(engine, stores, a, clock):
+    for mq in a.max:
+        a.max[mq] = 10
+    replicated(stores, 0, 6, observed_max=10)
+    run = engine.begin(NAME, "planned")
+    engine.advance(NAME, run["id"])
+    clock.now += 31
+    with pytest.raises(FailoverError, match="did not catch up"):
+        engine.advance(NAME, run["id"])
+    assert stores.configs.get_connector(NAME).target_state is TargetState.RUNNING
+
+
+# -- idempotence and resume ---------------------------------------------------------------------------
+
+def test_a_run_that_failed_mid_way_resumes_at_the_failed_step_and_skips_the_completed_ones(
+        engine, stores, b, clock):
+    replicated(stores, 0, 10, observed_max=10)
+    stores.offsets.alter(checkpoint_namespace(NAME), [
+        ({**partition(0), "group": "billing"}, {"source_offset": 7, "target": ["broker-a", "orders", 0], "target_offset": 7})])
+    b.fail_updates = 1
+    run = engine.begin(NAME, "unplanned")
+    with pytest.raises(TimeoutError):
+        engine.advance(NAME, run["id"])
+    failed = engine.runs.get(NAME, run["id"])
+    assert failed["status"] == "FAILED"
+    assert [s["status"] for s in failed["steps"]] == ["done", "done", "failed", "pending", "pending"]
+    # someone resumes the connector by mistake meanwhile: the completed stop step is not run again
+    stores.configs.set_target_state(NAME, TargetState.STOPPED)
+    done_before = copy.deepcopy(failed["steps"][:2])
+
+    engine.resume(NAME, run["id"])
+    assert engine.advance(NAME, run["id"])["status"] == "SUCCEEDED"
+
+    resumed = engine.runs.get(NAME, run["id"])
+    assert resumed["steps"][:2] == done_before
+    assert b.groups[("billing", MessageQueue("broker-a", "orders", 0))] == 7
+
+
+def test_running_a_finished_run_again_changes_nothing(engine, stores, b, clock):
+    replicated(stores, 0, 10, observed_max=10)
+    run = run_to_end(engine, "unplanned", clock)
+    calls = b.calls
+    assert engine.advance(NAME, run["id"])["status"] == "SUCCEEDED"
+    assert b.calls == calls
+    assert engine.runs.get(NAME, run["id"]) == run
+
+
+def test_a_dry_run_reports_the_offsets_and_the_data_at_risk_and_writes_nothing(engine, stores, a, b, clock):
+    a.down = True
+    replicated(stores, 0, 10, observed_max=12, newest=11)
+    stores.offsets.alter(checkpoint_namespace(NAME), [
+        ({**partition(0), "group": "billing"}, {"source_offset": 7, "target": ["broker-a", "orders", 0], "target_offset": 7})])
+    before = snapshot(stores)
+
+    plan = engine.plan(NAME, "unplanned")
+
+    assert plan["steps"] == ["stop", "fence", "apply_offsets", "divergence", "report"]
+    assert plan["offsets"] == [{"group": "billing", "broker": "broker-a", "topic": "orders", "queue": 0, "offset": 7}]
+    assert plan["data_at_risk"]["messages"] == 2
+    assert snapshot(stores) == before
+    assert not b.groups
+    assert not stores.offsets.read_all(runs_namespace(NAME)).pairs()
+
+
+# -- failback -----------------------------------------------------------------------------------------
+
+def test_failback_starts_the_reverse_link_at_the_target_offsets_of_the_failover_point(
+        engine, stores, b, clock, applied):
+    replicated(stores, 0, 10, observed_max=10)
+    b.max = {mq: 10 + mq.queue_id for mq in b.max}
+    run_to_end(engine, "unplanned", clock)
+    b.max = {mq: 50 for mq in b.max}  # produced on B during the outage: must all go back to A
+
+    run = run_to_end(engine, "failback", clock)
+
+    assert run["status"] == "SUCCEEDED", run["error"]
+    reverse = reverse_name(NAME)
+    offsets = {p["queue"]: o["queue_offset"] for p, o in stores.offsets.read_all(reverse).pairs()}
+    assert offsets == {0: 10, 1: 11}
+    assert [c["name"] for c in applied] == [reverse]
+    assert applied[0]["source_cluster"]["name"] == "B" and applied[0]["target_cluster"]["name"] == "A"
+
+
+def test_failback_never_moves_a_reverse_link_backwards(engine, stores, b, clock, applied):
+    b.max = {mq: 10 for mq in b.max}
+    run_to_end(engine, "unplanned", clock)
+    stores.offsets.alter(reverse_name(NAME), [({"cluster": "B", "broker": "broker-a", "topic": "orders", "queue": 0},
+                                               {"queue_offset": 30})])
+    run_to_end(engine, "failback", clock)
+    offsets = {p["queue"]: o["queue_offset"] for p, o in stores.offsets.read_all(reverse_name(NAME)).pairs()}
+    assert offsets == {0: 30, 1: 10}
+
+
+def test_failback_needs_a_completed_failover(engine, clock, stores):
+    stores.configs.set_target_state(NAME, TargetState.STOPPED)
+    run = engine.begin(NAME, "failback")
+    with pytest.raises(FailoverError, match="no completed failover"):
+        engine.advance(NAME, run["id"])
+
+
+def test_the_reverse_config_maps_renamed_topics_back():
+    from connect_core.connectors.replicator import ReplicatorConfig
+
+    forward = ReplicatorConfig.model_validate({
+        "name": "x", "connector": "rocketmq-replicator", "topics": ["orders"], "topic_format": "{source}-{topic}",
+        "source_cluster": {"name": "A", "namesrv_addr": "127.0.0.1:1"},
+        "target_cluster": {"name": "B", "namesrv_addr": "127.0.0.1:2"}})
+    config = reverse_config(forward, "x-failback")
+    back = ReplicatorConfig.model_validate(config)
+    assert back.topics == ["A-orders"] and back.target_topic("A-orders") == "orders"
+
+
+def test_only_replicators_fail_over(engine, stores):
+    stores.configs.put_connector("other", {"name": "other", "connector": "datagen-source"})
+    with pytest.raises(Exception, match="not a replicator"):
+        engine.begin("other", "planned")
+
+
+# -- what the replicator records for it -----------------------------------------------------------
+
+def test_the_replicator_stores_the_max_offset_its_pulls_saw_with_each_watermark():
+    from types import SimpleNamespace
+
+    from connect_core.api.connector import TaskContext
+    from connect_core.api.record import partition_key
+    from connect_core.connectors.replicator import ReplicatorConfig, ReplicatorPublisher, ReplicatorTask
+    from connect_core.connectors.rocketmq import H_STORE_TS
+    from connect_core.runtime.pipeline import Message as WireMessage
+    from connect_core.runtime.telemetry import Telemetry
+
+    stores = Stores.in_memory()
+    config = ReplicatorConfig.model_validate({
+        "name": NAME, "connector": "rocketmq-replicator", "topics": ["orders"],
+        "source_cluster": {"name": "A", "namesrv_addr": "127.0.0.1:1"},
+        "target_cluster": {"name": "B", "namesrv_addr": "127.0.0.1:2"}})
+    task = object.__new__(ReplicatorTask)  # only what the pulls tell it, no connection
+    task.observed = {}
+    key = partition_key(partition(0))
+
+    def pulled(max_offset: int, *offsets: int) -> Any:
+        messages = [SimpleNamespace(queue_offset=o, store_timestamp=1000 + o) for o in offsets]
+        return SimpleNamespace(status="FOUND" if messages else "NO_NEW_MSG", messages=messages, max_offset=max_offset)
+
+    task._observe(key, pulled(12, 0, 1, 2))
+    task._observe(key, pulled(10))  # a late answer from before: the max never goes back
+    assert (task.observed[key]["max_offset"], task.observed[key]["newest_offset"]) == (12, 2)
+
+    publisher = ReplicatorPublisher(config, stores, Telemetry(), TaskContext(NAME, 0))
+    publisher.bind(task)
+    sent = [WireMessage(b"x", topic="orders", partition=partition(0), offset={"queue_offset": o + 1},
+                        headers={H_STORE_TS: str(1000 + o)}) for o in range(3)]
+    publisher._syncs.extend(MessageQueue("broker-b", "orders", 0), sent, 40, 1.0, {})
+    publisher.before_commit()
+
+    [(_, item)] = stores.offsets.read_all(sync_namespace(NAME)).pairs()
+    assert item["watermark"]["source_offset"] == 2
+    assert item["source"]["max_offset"] == 12 and item["source"]["newest_store_timestamp"] == 1002
+    risk = at_risk.queue_at_risk(partition(0), item)
+    assert (risk["messages"], risk["bound"]) == (9, "upper")
