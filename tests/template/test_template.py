@@ -115,6 +115,23 @@ def test_permissions_come_from_sam_policy_templates_scoped_to_resources(template
                 assert policy_template.endswith("Policy"), (name, policy_template)
 
 
+def test_functions_read_only_the_secrets_named_under_the_stack(template):
+    """Every function that resolves connector secrets (configs validate, tasks run, failovers reach
+    clusters with credentials) may read Secrets Manager secrets and SSM parameters under the stack's
+    name, and nothing else."""
+    functions = {name: resource for name, resource in template["Resources"].items()
+                 if resource["Type"] == "AWS::Serverless::Function"}
+    assert set(functions) >= {"SourcePollerFunction", "SinkConsumerFunction", "ReconfigureFunction",
+                              "FailoverFunction", "ConnectorResourceFunction", "AdminApiFunction"}
+    for name, resource in functions.items():
+        grants = {next(iter(p)): next(iter(p.values())) for p in resource["Properties"]["Policies"] if "Fn::If" not in p}
+        assert grants["AWSSecretsManagerGetSecretValuePolicy"] == {"SecretArn": {"Fn::Sub": (
+            "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${AWS::StackName}/*")}}, name
+        assert grants["SSMParameterReadPolicy"] == {"ParameterName": {"Fn::Sub": "${AWS::StackName}/*"}}, name
+        granted = json.dumps(resource["Properties"]["Policies"])
+        assert "secretsmanager:GetSecretValue" not in granted and "ssm:GetParameter" not in granted, name
+
+
 def test_tables_are_encrypted_with_point_in_time_recovery(template):
     tables = [r for r in template["Resources"].values() if r["Type"] == "AWS::DynamoDB::Table"]
     assert len(tables) == 2
@@ -227,6 +244,8 @@ def test_the_dashboard_shows_every_metric_the_runtime_emits(template):
 
 #: Functions whose permissions follow the pipeline a stack runs (its queues, its secrets, its demo).
 PIPELINE_FUNCTIONS = {"SourcePollerFunction", "SinkConsumerFunction"}
+#: What the runtime itself needs on a pipeline function (the rest is the pipeline's own queues).
+RUNTIME_POLICIES = ("DynamoDB", "AWSSecretsManagerGetSecretValuePolicy", "SSMParameterReadPolicy")
 
 
 def test_the_example_grants_the_runtime_what_the_main_stack_grants(template):
@@ -238,7 +257,7 @@ def test_the_example_grants_the_runtime_what_the_main_stack_grants(template):
         properties = resources[name]["Properties"]
         policies = properties.get("Policies", [])
         if name in PIPELINE_FUNCTIONS:
-            policies = [p for p in policies if "Fn::If" not in p and next(iter(p)).startswith("DynamoDB")]
+            policies = [p for p in policies if "Fn::If" not in p and next(iter(p)).startswith(RUNTIME_POLICIES)]
         return {"Policies": policies, "AssumeRolePolicyDocument": properties.get("AssumeRolePolicyDocument")}
 
     shared = {name for name in set(template["Resources"]) & set(example["Resources"])
