@@ -173,7 +173,8 @@ class SourceRunner:
             result.took_over = "start"
             return
         if previous.released:
-            result.took_over = "handover" if previous.handover_requested_by == self.owner else "start"
+            # handed over on request - ours, or a racing successor's that we beat to the lease
+            result.took_over = "handover" if previous.handover_requested_by else "start"
         else:
             result.took_over = "takeover"
         ended = previous.ended_at()

@@ -334,13 +334,18 @@ def test_of_successors_racing_for_the_task_exactly_one_takes_it(clusters, topic,
 
     racers = {tick(poller, name) for _ in range(3)}
     eventually(lambda: stores.leases.get(name, 0).owner in racers, "a racer takes over")
-    winner = stores.leases.get(name, 0).owner
     eventually(lambda: sum(1 for i in poller.history(POLLER) if i.request_id in racers) == 2,
-               "the other racers exit")
+               "all racers but the holder exit")
+    winner = stores.leases.get(name, 0).owner
     originals, copies = stop_and_settle(stores, poller, name, producer, a, b, topic)
 
     ended = {i.request_id: i.result for i in poller.history(POLLER)}
     assert ended[first.request_id]["stopped"] == "handover"
-    assert sorted(ended[r]["outcome"] for r in racers) == ["busy", "busy", "ran"]
-    assert ended[winner]["outcome"] == "ran"
+    # Racers that ask together: one takes the task, the others exit busy. On a loaded machine a racer
+    # may start only once another has taken the task: it then asks that one for a handover in turn,
+    # which is a handover, not a race. Either way one tick at a time holds the task.
+    ran = {r for r in racers if ended[r]["outcome"] == "ran"}
+    assert winner in ran and all(ended[r]["outcome"] == "busy" for r in racers - ran)
+    assert all(ended[r]["took_over"] == "handover" for r in ran)
+    assert all(ended[r]["stopped"] == "handover" for r in ran - {winner})
     assert len(copies) == len(copies_by_source(copies)) == len(originals)
