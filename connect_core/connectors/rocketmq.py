@@ -244,6 +244,9 @@ class _Answered:
     def fileno(self) -> int:
         return -1
 
+    def arrived(self) -> bool:
+        return True
+
     def overdue(self) -> bool:
         return False
 

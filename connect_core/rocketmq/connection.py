@@ -19,11 +19,20 @@ answer: brokers send requests of their own only to clients that registered with 
 this client never sends.)
 
 TLS (``security.Tls``): a pool serves one set of TLS settings (``shared_pool(tls)``), so a plaintext
-and a TLS connection to the same address never mix. An SSL socket can hold decrypted bytes that
-the socket itself no longer reports as readable: readiness checks ask the socket's ``pending()``
-first (``InFlight.fileno`` is -1 then: reading would not wait). A fresh plaintext connection closed
-by the server right after its first request, or answered with bytes that are no frame, is reported
-as a server that may require TLS.
+and a TLS connection to the same address never mix. Readiness differs in two ways under TLS. An SSL
+socket can hold decrypted bytes that the socket itself no longer reports as readable: readiness
+checks ask ``Connection.pending()`` first (``InFlight.fileno`` is -1 then: reading would not wait).
+And a readable socket need not carry an answer: a TLS 1.3 server may send records that carry no
+data (session tickets, key updates) at any time after the handshake. So once the raw socket of an
+SSL connection is readable, ``InFlight.arrived()`` reads what data is there without waiting, into a
+buffer the next frame read takes first: no data means not ready (the records were consumed). A
+plaintext connection is ready as soon as it is readable, as before.
+
+Handshake failures: a certificate the client does not trust, a host name mismatch or a protocol
+the two sides do not share is a TlsError (retrying does not help); a server that closes or resets
+the connection, or times out, mid-handshake is a BrokerUnavailableError (the next name server, or a
+retry, may do). A fresh plaintext connection closed by the server right after its first request, or
+answered with bytes that are no frame, is reported as a server that may require TLS.
 """
 
 from __future__ import annotations
@@ -49,6 +58,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _LENGTH = struct.Struct(">i")
+_READ_AHEAD_BYTES = 65536  # what one readiness check of a TLS connection reads at most
 
 
 class _Broken(Exception):
@@ -88,6 +98,10 @@ class Connection:
         self._sock: socket.socket | None = sock
         self.last_used = time.monotonic()
         self.requests = 0
+        # Read by a readiness check of a TLS connection, not yet by a frame read: data, then the
+        # failure (end of stream, reset) that the read met, if any.
+        self._early = bytearray()
+        self._early_failure: OSError | None = None
 
     @classmethod
     def open(cls, addr: str, timeout_s: float, tls: "Tls | None" = None) -> "Connection":
@@ -123,9 +137,36 @@ class Connection:
         return isinstance(self._sock, ssl.SSLSocket)
 
     def pending(self) -> int:
-        """Decrypted bytes an SSL socket holds already (readable() does not see them); 0 for plaintext."""
+        """Bytes (or a failure) reading would get without the network, which readable() does not see:
+        decrypted bytes an SSL socket holds, and what a readiness check read already. 0 for plaintext."""
         sock = self._sock
-        return sock.pending() if isinstance(sock, ssl.SSLSocket) else 0
+        if not isinstance(sock, ssl.SSLSocket):
+            return 0
+        return sock.pending() + len(self._early) + (self._early_failure is not None)
+
+    def arrived(self) -> bool:
+        """Called when the socket is readable: True when reading will get data or fail at once, False
+        when a TLS connection received only records that carry no data (consumed here, so the socket
+        is not readable for them any more). Always True for plaintext."""
+        sock = self._sock
+        if not isinstance(sock, ssl.SSLSocket) or self.pending():
+            return True
+        try:
+            sock.setblocking(False)
+            data = sock.recv(_READ_AHEAD_BYTES)
+        except ssl.SSLWantReadError:
+            return False
+        except OSError as e:
+            self._early_failure = e
+            return True
+        finally:
+            if self._sock is not None:
+                sock.setblocking(True)
+        if data:
+            self._early += data
+        else:
+            self._early_failure = ConnectionResetError("connection closed by peer")
+        return True
 
     def close(self) -> None:
         sock, self._sock = self._sock, None
@@ -154,23 +195,11 @@ class Connection:
                 self._sock.setblocking(True)
 
     def _tls_is_stale(self, sock: ssl.SSLSocket) -> bool:
-        # An SSL socket cannot peek. Readable raw bytes may be a TLS record carrying no data (a late
-        # session ticket): reading it then "wants more" and the connection is fine; data or a close is stale.
-        if sock.pending():
+        # An SSL socket cannot peek. Readable raw bytes may be TLS records carrying no data (a late
+        # session ticket): the connection is fine; data or a close is stale.
+        if self.pending():
             return True
-        if not readable([sock.fileno()], 0):
-            return False
-        try:
-            sock.setblocking(False)
-            sock.recv(1)
-            return True
-        except ssl.SSLWantReadError:
-            return False
-        except OSError:
-            return True
-        finally:
-            if self._sock is not None:
-                sock.setblocking(True)
+        return bool(readable([sock.fileno()], 0)) and self.arrived()
 
     def write(self, cmd: RemotingCommand, timeout_s: float) -> None:
         """Send ``cmd`` without waiting for its answer (``read_answer``). Raises BrokerUnavailableError
@@ -233,6 +262,14 @@ class Connection:
         view = memoryview(buf)
         got = 0
         while got < n:
+            if self._early:
+                k = min(len(self._early), n - got)
+                view[got:got + k] = self._early[:k]
+                del self._early[:k]
+                got += k
+                continue
+            if self._early_failure is not None:
+                raise self._early_failure
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise socket.timeout()
@@ -380,15 +417,20 @@ class InFlight:
     def fileno(self) -> int:
         """The file descriptor to wait on for the answer (:func:`readable`); -1 when there is nothing
         to wait for: the answer was read (the connection may serve another request by now), the
-        connection is closed (cancelled, failed) and reading fails at once, or its SSL socket holds
-        decrypted bytes already."""
+        connection is closed (cancelled, failed) and reading fails at once, or a TLS connection holds
+        bytes read already. Readable is not yet ready under TLS: see ``arrived``."""
         return -1 if self.done or self.conn.pending() else self.conn.fileno()
+
+    def arrived(self) -> bool:
+        """Once ``fileno()`` is readable: True when that is the answer (or a failure), False when it
+        was only TLS records that carry no data, such as a TLS 1.3 session ticket (consumed now)."""
+        return self.done or self.conn.arrived()
 
     def ready(self) -> bool:
         """True when reading the answer would not wait for the broker: the answer has begun to arrive,
         the connection failed or closed (reading fails at once), or the answer was read already."""
         fd = self.fileno()
-        return fd < 0 or bool(readable([fd], 0))
+        return fd < 0 or (bool(readable([fd], 0)) and self.conn.arrived())
 
     def overdue(self) -> bool:
         """True when no answer has begun to arrive within ``timeout_s`` of the write: a broker that
