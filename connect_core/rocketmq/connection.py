@@ -106,8 +106,11 @@ class Connection:
     @classmethod
     def open(cls, addr: str, timeout_s: float, tls: "Tls | None" = None) -> "Connection":
         """A connected socket; with ``tls`` the handshake is done, the server certificate and host
-        name verified. A handshake the server refuses raises TlsError (retrying does not help)."""
+        name verified. An untrusted certificate, a host name mismatch, no shared protocol or a CA
+        bundle that cannot be loaded raise TlsError (retrying does not help); a server that drops
+        the connection mid-handshake raises BrokerUnavailableError."""
         host, port = split_addr(addr)
+        context = _tls_context(tls, addr) if tls is not None else None  # before connecting: nothing to close
         try:
             sock = socket.create_connection((host, port), timeout=timeout_s)
         except socket.timeout:
@@ -116,8 +119,8 @@ class Connection:
             raise BrokerUnavailableError(f"cannot connect to {addr}: {e.strerror or e}", addr=addr) from None
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        if tls is not None:
-            sock = _handshake(sock, addr, host, tls, timeout_s)
+        if tls is not None and context is not None:
+            sock = _handshake(sock, context, addr, host, tls, timeout_s)
         return cls(addr, sock)
 
     @property
@@ -281,28 +284,39 @@ class Connection:
         return view
 
 
-def _handshake(sock: socket.socket, addr: str, host: str, tls: "Tls", timeout_s: float) -> ssl.SSLSocket:
+def _tls_context(tls: "Tls", addr: str) -> ssl.SSLContext:
     try:
-        return tls.wrap(sock, host)
+        return tls.context()
+    except ValueError as e:  # names the CA's file or says it came by reference; never its content
+        raise TlsError(f"TLS to {addr}: {e}", addr=addr) from None
+
+
+def _handshake(sock: socket.socket, context: ssl.SSLContext, addr: str, host: str, tls: "Tls",
+               timeout_s: float) -> ssl.SSLSocket:
+    try:
+        return context.wrap_socket(sock, server_hostname=tls.server_name or host)
     except ssl.SSLCertVerificationError as e:
         sock.close()
-        name = tls.server_name or host
         raise TlsError(f"TLS handshake with {addr} failed: certificate verify failed: {e.verify_message} "
-                       f"(verified as {name!r}, against "
-                       f"{'the CA bundle ' + repr(tls.ca_file) if tls.ca_file else 'the configured CA bundle' if tls.ca_pem else 'the system trust store'})",
-                       addr=addr) from None
+                       f"(verified as {tls.server_name or host!r}, against {tls.trust_source()})", addr=addr) from None
+    except (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError) as e:
+        # The server went away mid-handshake (restarting, overloaded, or not a TLS server): another may answer.
+        sock.close()
+        raise BrokerUnavailableError(f"TLS handshake with {addr} failed: the server closed the connection "
+                                     f"({type(e).__name__}; is it up, and does it serve TLS on this port?)",
+                                     addr=addr) from None
     except ssl.SSLError as e:
         sock.close()
         raise TlsError(f"TLS handshake with {addr} failed: {e.reason or e}: the server may not serve TLS on "
-                       f"this port", addr=addr) from None
+                       f"this port, or shares no protocol version or cipher with the client", addr=addr) from None
     except socket.timeout:
         sock.close()
         raise BrokerUnavailableError(f"TLS handshake with {addr} timed out after {timeout_s:g}s "
                                      f"(does the server serve TLS on this port?)", addr=addr) from None
     except OSError as e:
         sock.close()
-        raise BrokerUnavailableError(f"TLS handshake with {addr} failed: {e.strerror or e} (does the server "
-                                     f"serve TLS on this port?)", addr=addr) from None
+        raise BrokerUnavailableError(f"TLS handshake with {addr} failed: {e.strerror or e} (is the server up, "
+                                     f"and does it serve TLS on this port?)", addr=addr) from None
 
 
 class ConnectionPool:

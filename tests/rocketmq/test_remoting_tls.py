@@ -17,11 +17,12 @@ from typing import Callable, Iterator
 import pytest
 
 from connect_core.rocketmq.broker import SecureSetup, make_ca
+from connect_core.rocketmq.client import RocketMQClient
 from connect_core.rocketmq.connection import Connection, ConnectionPool, InFlight, readable
 from connect_core.rocketmq.errors import BrokerUnavailableError, TlsError, TlsRequiredError
 from connect_core.rocketmq.flight import wait_any
 from connect_core.rocketmq.protocol import FLAG_RESPONSE, RemotingCommand, decode_frame
-from connect_core.rocketmq.security import Tls
+from connect_core.rocketmq.security import Security, Tls
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 
@@ -326,3 +327,111 @@ def test_the_ca_can_be_given_as_pem_text(serve, pools, pki):
     pool = pools(tls=Tls(ca_pem=Path(pki.ca_cert).read_text()))
 
     assert pool.request(server.addr, request(), 5.0).ext_fields["connection"] == "1"
+
+
+class RawServer:
+    """A plain TCP server whose every connection gets ``behaviour(connection)``: a server that is
+    not what the client expects (one that dies mid-handshake, one that speaks another protocol)."""
+
+    def __init__(self, behaviour: Callable[[socket.socket], None]) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.addr = f"127.0.0.1:{self.listener.getsockname()[1]}"
+        self.behaviour = behaviour
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            with conn:
+                try:
+                    self.behaviour(conn)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.listener.close()
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def raw_server() -> Iterator[Callable[[Callable[[socket.socket], None]], RawServer]]:
+    servers: list[RawServer] = []
+
+    def start(behaviour: Callable[[socket.socket], None]) -> RawServer:
+        servers.append(RawServer(behaviour))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def dies_mid_handshake(conn: socket.socket) -> None:
+    conn.recv(4096)  # the ClientHello, then gone
+
+
+def test_a_server_dying_mid_handshake_is_unavailable_not_a_tls_error(raw_server, pools, pki):
+    server = raw_server(dies_mid_handshake)
+    pool = pools(tls=pki.tls())
+
+    with pytest.raises(BrokerUnavailableError) as info:
+        pool.request(server.addr, request(), 5.0)
+
+    assert not isinstance(info.value, TlsError)
+    assert f"TLS handshake with {server.addr} failed" in str(info.value)
+
+
+def test_the_next_name_server_is_asked_when_one_dies_mid_handshake(raw_server, serve, pki):
+    dying, answering = raw_server(dies_mid_handshake), serve(echo)
+    client = RocketMQClient(f"{dying.addr};{answering.addr}", security=Security(tls=pki.tls()),
+                            pool=ConnectionPool(tls=pki.tls()))
+    try:
+        addr, answer = client._namesrv_request(105, {"topic": "t"})
+    finally:
+        client.close()
+
+    assert addr == answering.addr and answer.ext_fields["connection"] == "1"
+
+
+def test_a_server_speaking_another_protocol_is_a_tls_error(raw_server, pools, pki):
+    def http(conn: socket.socket) -> None:
+        conn.recv(4096)
+        conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+        conn.recv(1)  # until the client gives up
+
+    server = raw_server(http)
+    pool = pools(tls=pki.tls())
+
+    with pytest.raises(TlsError, match=f"TLS handshake with {server.addr} failed: .*may not serve TLS"):
+        pool.request(server.addr, request(), 5.0)
+
+
+def test_a_ca_bundle_that_does_not_load_is_a_tls_error_before_connecting(serve, pools):
+    server = serve(echo)
+    pool = pools(tls=Tls(ca_pem="-----BEGIN CERTIFICATE-----\nNOTACERTIFICATE\n-----END CERTIFICATE-----\n"))
+
+    with pytest.raises(TlsError) as info:
+        pool.request(server.addr, request(), 5.0)
+
+    text = str(info.value)
+    assert "cannot load the CA bundle given by reference" in text and server.addr in text
+    assert "NOTACERTIFICATE" not in text
+    assert server.accepted == 0  # no socket was opened, so none is left open
+
+
+def test_only_the_given_ca_is_trusted_not_the_system_store(pki):
+    context = Tls(ca_file=str(pki.ca_cert)).context()
+
+    (only,) = context.get_ca_certs()
+    assert dict(x[0] for x in only["subject"])["commonName"] == "connect-core test CA"
+    assert context.cert_store_stats()["x509_ca"] == 1
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert context.minimum_version >= ssl.TLSVersion.TLSv1_2

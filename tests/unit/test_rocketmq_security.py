@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ssl
 
 import pytest
 
@@ -65,6 +66,26 @@ def test_credentials_and_settings_never_show_their_secrets():
 def test_tls_verification_is_on_by_default():
     assert Tls().verify is True
     assert Tls().context().verify_mode.name == "CERT_REQUIRED" and Tls().context().check_hostname
+
+
+def test_a_given_ca_is_trusted_instead_of_the_system_trust_store_not_besides_it():
+    # GIVEN two CAs of the system store: one given as the cluster's CA, the other still publicly trusted
+    system = ssl.create_default_context().get_ca_certs(binary_form=True)
+    if len(system) < 2:
+        pytest.skip("no system trust store here to compare with")
+    given, public = system[0], system[1]
+
+    # WHEN the context is built with the one CA
+    context = Tls(ca_pem=ssl.DER_cert_to_PEM_cert(given)).context()
+
+    # THEN it trusts that CA alone: a certificate from the other one is refused
+    assert context.get_ca_certs(binary_form=True) == [given] and public not in context.get_ca_certs(True)
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert context.minimum_version == ssl.TLSVersion.TLSv1_2
+
+
+def test_without_a_ca_the_system_trust_store_is_used():
+    assert Tls().context().cert_store_stats()["x509_ca"] == ssl.create_default_context().cert_store_stats()["x509_ca"]
 
 
 def test_an_unreadable_ca_bundle_is_named_in_the_error(tmp_path):
