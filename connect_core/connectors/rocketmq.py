@@ -630,6 +630,11 @@ class RocketMQSinkConfig(SinkConnectorConfig, ClusterSecurity):
     def _one_target(self) -> "RocketMQSinkConfig":
         if (self.namesrv_addr is None) == (self.proxy_endpoint is None):
             raise ValueError("set exactly one of namesrv_addr (remoting) and proxy_endpoint (gRPC proxy)")
+        if self.proxy_endpoint is not None and self.security_token is not None:
+            # The official gRPC client signs with the access key and secret key only: the token would be dropped.
+            raise ValueError("security_token cannot be used with proxy_endpoint: the gRPC proxy path signs with "
+                             "access_key and secret_key only and would not send it; remove security_token, or "
+                             "write through namesrv_addr (remoting), which sends it")
         return self
 
     @field_validator("proxy_endpoint")

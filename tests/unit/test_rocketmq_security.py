@@ -17,6 +17,7 @@ from connect_core.connectors.rocketmq import RocketMQSourceConfig, client_for
 from connect_core.rocketmq import AuthenticationError, PermissionDeniedError, RocketMQClient
 from connect_core.rocketmq.codes import RequestCode, ResponseCode
 from connect_core.rocketmq.protocol import FLAG_RESPONSE, RemotingCommand
+from connect_core.rocketmq.proxy import ProxyProducer
 from connect_core.rocketmq.security import Credentials, Security, Tls, signature
 
 SECRET = "s3cret-Key/+="
@@ -141,6 +142,16 @@ def test_literal_secrets_are_refused_in_configs():
 def test_access_key_and_secret_key_come_together():
     with pytest.raises(ConfigError, match="access_key and secret_key together"):
         validate_config(base_source(access_key="ssm:/rmq/ak"))
+
+
+def test_a_security_token_is_refused_on_the_grpc_proxy_path_which_would_drop_it():
+    sink = {"name": "snk", "connector": "rocketmq-sink", "topic": "t", "proxy_endpoint": "proxy.example.com:8081",
+            "access_key": "ssm:/rmq/ak", "secret_key": "ssm:/rmq/sk", "security_token": "ssm:/rmq/token"}
+
+    with pytest.raises(ConfigError, match="security_token cannot be used with proxy_endpoint"):
+        validate_config(sink)
+    with pytest.raises(ValueError, match="cannot send a security token"):
+        ProxyProducer("proxy.example.com:8081", ["t"], credentials=Credentials("ak", SECRET, "tok"))
 
 
 def test_tls_options_need_tls_and_verification_defaults_to_on():
