@@ -90,9 +90,11 @@ class ClusterSecurity(BaseModel):
                                                "clusters with throwaway certificates.")
     tls_ca_file: str | None = Field(None, min_length=1,
                                     description="Path to a PEM CA bundle to verify the servers against (e.g. "
-                                                "shipped in a layer), instead of the system trust store.")
+                                                "shipped in a layer), instead of the system trust store: only "
+                                                "its CAs are trusted.")
     tls_ca: SecretRef | None = Field(None, description="Reference to a secret or SSM parameter holding the PEM "
-                                                       "CA bundle, instead of tls_ca_file.")
+                                                       "CA bundle, instead of tls_ca_file (and, like it, of the "
+                                                       "system trust store).")
     tls_server_name: str | None = Field(None, min_length=1,
                                         description="Host name to verify in every server certificate, when "
                                                     "the servers are reached by addresses their certificates "
@@ -103,7 +105,9 @@ class ClusterSecurity(BaseModel):
     secret_key: SecretRef | None = Field(None, description="Reference to the ACL user's secret key (ACL 2.0 "
                                                            "password). Never logged or shown.")
     security_token: SecretRef | None = Field(None, description="Reference to a security token sent with every "
-                                                               "request (STS-style credentials), optional.")
+                                                               "request (STS-style credentials), optional. "
+                                                               "Remoting only: refused with a sink's "
+                                                               "proxy_endpoint, whose gRPC client cannot send it.")
 
     @model_validator(mode="after")
     def _security_settings(self) -> "ClusterSecurity":
