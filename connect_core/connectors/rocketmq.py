@@ -90,9 +90,11 @@ class ClusterSecurity(BaseModel):
                                                "clusters with throwaway certificates.")
     tls_ca_file: str | None = Field(None, min_length=1,
                                     description="Path to a PEM CA bundle to verify the servers against (e.g. "
-                                                "shipped in a layer), instead of the system trust store.")
+                                                "shipped in a layer), instead of the system trust store: only "
+                                                "its CAs are trusted.")
     tls_ca: SecretRef | None = Field(None, description="Reference to a secret or SSM parameter holding the PEM "
-                                                       "CA bundle, instead of tls_ca_file.")
+                                                       "CA bundle, instead of tls_ca_file (and, like it, of the "
+                                                       "system trust store).")
     tls_server_name: str | None = Field(None, min_length=1,
                                         description="Host name to verify in every server certificate, when "
                                                     "the servers are reached by addresses their certificates "
@@ -103,7 +105,9 @@ class ClusterSecurity(BaseModel):
     secret_key: SecretRef | None = Field(None, description="Reference to the ACL user's secret key (ACL 2.0 "
                                                            "password). Never logged or shown.")
     security_token: SecretRef | None = Field(None, description="Reference to a security token sent with every "
-                                                               "request (STS-style credentials), optional.")
+                                                               "request (STS-style credentials), optional. "
+                                                               "Remoting only: refused with a sink's "
+                                                               "proxy_endpoint, whose gRPC client cannot send it.")
 
     @model_validator(mode="after")
     def _security_settings(self) -> "ClusterSecurity":
@@ -243,6 +247,9 @@ class _Answered:
 
     def fileno(self) -> int:
         return -1
+
+    def arrived(self) -> bool:
+        return True
 
     def overdue(self) -> bool:
         return False
@@ -627,6 +634,11 @@ class RocketMQSinkConfig(SinkConnectorConfig, ClusterSecurity):
     def _one_target(self) -> "RocketMQSinkConfig":
         if (self.namesrv_addr is None) == (self.proxy_endpoint is None):
             raise ValueError("set exactly one of namesrv_addr (remoting) and proxy_endpoint (gRPC proxy)")
+        if self.proxy_endpoint is not None and self.security_token is not None:
+            # The official gRPC client signs with the access key and secret key only: the token would be dropped.
+            raise ValueError("security_token cannot be used with proxy_endpoint: the gRPC proxy path signs with "
+                             "access_key and secret_key only and would not send it; remove security_token, or "
+                             "write through namesrv_addr (remoting), which sends it")
         return self
 
     @field_validator("proxy_endpoint")

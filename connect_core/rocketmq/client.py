@@ -167,6 +167,9 @@ class Call(Generic[T]):
     def fileno(self) -> int:
         return self._request.fileno()
 
+    def arrived(self) -> bool:
+        return self._request.arrived()
+
     def overdue(self) -> bool:
         return self._request.overdue()
 

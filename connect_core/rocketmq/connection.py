@@ -19,11 +19,20 @@ answer: brokers send requests of their own only to clients that registered with 
 this client never sends.)
 
 TLS (``security.Tls``): a pool serves one set of TLS settings (``shared_pool(tls)``), so a plaintext
-and a TLS connection to the same address never mix. An SSL socket can hold decrypted bytes that
-the socket itself no longer reports as readable: readiness checks ask the socket's ``pending()``
-first (``InFlight.fileno`` is -1 then: reading would not wait). A fresh plaintext connection closed
-by the server right after its first request, or answered with bytes that are no frame, is reported
-as a server that may require TLS.
+and a TLS connection to the same address never mix. Readiness differs in two ways under TLS. An SSL
+socket can hold decrypted bytes that the socket itself no longer reports as readable: readiness
+checks ask ``Connection.pending()`` first (``InFlight.fileno`` is -1 then: reading would not wait).
+And a readable socket need not carry an answer: a TLS 1.3 server may send records that carry no
+data (session tickets, key updates) at any time after the handshake. So once the raw socket of an
+SSL connection is readable, ``InFlight.arrived()`` reads what data is there without waiting, into a
+buffer the next frame read takes first: no data means not ready (the records were consumed). A
+plaintext connection is ready as soon as it is readable, as before.
+
+Handshake failures: a certificate the client does not trust, a host name mismatch or a protocol
+the two sides do not share is a TlsError (retrying does not help); a server that closes or resets
+the connection, or times out, mid-handshake is a BrokerUnavailableError (the next name server, or a
+retry, may do). A fresh plaintext connection closed by the server right after its first request, or
+answered with bytes that are no frame, is reported as a server that may require TLS.
 """
 
 from __future__ import annotations
@@ -49,6 +58,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _LENGTH = struct.Struct(">i")
+_READ_AHEAD_BYTES = 65536  # what one readiness check of a TLS connection reads at most
 
 
 class _Broken(Exception):
@@ -88,12 +98,19 @@ class Connection:
         self._sock: socket.socket | None = sock
         self.last_used = time.monotonic()
         self.requests = 0
+        # Read by a readiness check of a TLS connection, not yet by a frame read: data, then the
+        # failure (end of stream, reset) that the read met, if any.
+        self._early = bytearray()
+        self._early_failure: OSError | None = None
 
     @classmethod
     def open(cls, addr: str, timeout_s: float, tls: "Tls | None" = None) -> "Connection":
         """A connected socket; with ``tls`` the handshake is done, the server certificate and host
-        name verified. A handshake the server refuses raises TlsError (retrying does not help)."""
+        name verified. An untrusted certificate, a host name mismatch, no shared protocol or a CA
+        bundle that cannot be loaded raise TlsError (retrying does not help); a server that drops
+        the connection mid-handshake raises BrokerUnavailableError."""
         host, port = split_addr(addr)
+        context = _tls_context(tls, addr) if tls is not None else None  # before connecting: nothing to close
         try:
             sock = socket.create_connection((host, port), timeout=timeout_s)
         except socket.timeout:
@@ -102,8 +119,8 @@ class Connection:
             raise BrokerUnavailableError(f"cannot connect to {addr}: {e.strerror or e}", addr=addr) from None
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        if tls is not None:
-            sock = _handshake(sock, addr, host, tls, timeout_s)
+        if tls is not None and context is not None:
+            sock = _handshake(sock, context, addr, host, tls, timeout_s)
         return cls(addr, sock)
 
     @property
@@ -123,9 +140,36 @@ class Connection:
         return isinstance(self._sock, ssl.SSLSocket)
 
     def pending(self) -> int:
-        """Decrypted bytes an SSL socket holds already (readable() does not see them); 0 for plaintext."""
+        """Bytes (or a failure) reading would get without the network, which readable() does not see:
+        decrypted bytes an SSL socket holds, and what a readiness check read already. 0 for plaintext."""
         sock = self._sock
-        return sock.pending() if isinstance(sock, ssl.SSLSocket) else 0
+        if not isinstance(sock, ssl.SSLSocket):
+            return 0
+        return sock.pending() + len(self._early) + (self._early_failure is not None)
+
+    def arrived(self) -> bool:
+        """Called when the socket is readable: True when reading will get data or fail at once, False
+        when a TLS connection received only records that carry no data (consumed here, so the socket
+        is not readable for them any more). Always True for plaintext."""
+        sock = self._sock
+        if not isinstance(sock, ssl.SSLSocket) or self.pending():
+            return True
+        try:
+            sock.setblocking(False)
+            data = sock.recv(_READ_AHEAD_BYTES)
+        except ssl.SSLWantReadError:
+            return False
+        except OSError as e:
+            self._early_failure = e
+            return True
+        finally:
+            if self._sock is not None:
+                sock.setblocking(True)
+        if data:
+            self._early += data
+        else:
+            self._early_failure = ConnectionResetError("connection closed by peer")
+        return True
 
     def close(self) -> None:
         sock, self._sock = self._sock, None
@@ -154,23 +198,11 @@ class Connection:
                 self._sock.setblocking(True)
 
     def _tls_is_stale(self, sock: ssl.SSLSocket) -> bool:
-        # An SSL socket cannot peek. Readable raw bytes may be a TLS record carrying no data (a late
-        # session ticket): reading it then "wants more" and the connection is fine; data or a close is stale.
-        if sock.pending():
+        # An SSL socket cannot peek. Readable raw bytes may be TLS records carrying no data (a late
+        # session ticket): the connection is fine; data or a close is stale.
+        if self.pending():
             return True
-        if not readable([sock.fileno()], 0):
-            return False
-        try:
-            sock.setblocking(False)
-            sock.recv(1)
-            return True
-        except ssl.SSLWantReadError:
-            return False
-        except OSError:
-            return True
-        finally:
-            if self._sock is not None:
-                sock.setblocking(True)
+        return bool(readable([sock.fileno()], 0)) and self.arrived()
 
     def write(self, cmd: RemotingCommand, timeout_s: float) -> None:
         """Send ``cmd`` without waiting for its answer (``read_answer``). Raises BrokerUnavailableError
@@ -233,6 +265,14 @@ class Connection:
         view = memoryview(buf)
         got = 0
         while got < n:
+            if self._early:
+                k = min(len(self._early), n - got)
+                view[got:got + k] = self._early[:k]
+                del self._early[:k]
+                got += k
+                continue
+            if self._early_failure is not None:
+                raise self._early_failure
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise socket.timeout()
@@ -244,28 +284,39 @@ class Connection:
         return view
 
 
-def _handshake(sock: socket.socket, addr: str, host: str, tls: "Tls", timeout_s: float) -> ssl.SSLSocket:
+def _tls_context(tls: "Tls", addr: str) -> ssl.SSLContext:
     try:
-        return tls.wrap(sock, host)
+        return tls.context()
+    except ValueError as e:  # names the CA's file or says it came by reference; never its content
+        raise TlsError(f"TLS to {addr}: {e}", addr=addr) from None
+
+
+def _handshake(sock: socket.socket, context: ssl.SSLContext, addr: str, host: str, tls: "Tls",
+               timeout_s: float) -> ssl.SSLSocket:
+    try:
+        return context.wrap_socket(sock, server_hostname=tls.server_name or host)
     except ssl.SSLCertVerificationError as e:
         sock.close()
-        name = tls.server_name or host
         raise TlsError(f"TLS handshake with {addr} failed: certificate verify failed: {e.verify_message} "
-                       f"(verified as {name!r}, against "
-                       f"{'the CA bundle ' + repr(tls.ca_file) if tls.ca_file else 'the configured CA bundle' if tls.ca_pem else 'the system trust store'})",
-                       addr=addr) from None
+                       f"(verified as {tls.server_name or host!r}, against {tls.trust_source()})", addr=addr) from None
+    except (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError) as e:
+        # The server went away mid-handshake (restarting, overloaded, or not a TLS server): another may answer.
+        sock.close()
+        raise BrokerUnavailableError(f"TLS handshake with {addr} failed: the server closed the connection "
+                                     f"({type(e).__name__}; is it up, and does it serve TLS on this port?)",
+                                     addr=addr) from None
     except ssl.SSLError as e:
         sock.close()
         raise TlsError(f"TLS handshake with {addr} failed: {e.reason or e}: the server may not serve TLS on "
-                       f"this port", addr=addr) from None
+                       f"this port, or shares no protocol version or cipher with the client", addr=addr) from None
     except socket.timeout:
         sock.close()
         raise BrokerUnavailableError(f"TLS handshake with {addr} timed out after {timeout_s:g}s "
                                      f"(does the server serve TLS on this port?)", addr=addr) from None
     except OSError as e:
         sock.close()
-        raise BrokerUnavailableError(f"TLS handshake with {addr} failed: {e.strerror or e} (does the server "
-                                     f"serve TLS on this port?)", addr=addr) from None
+        raise BrokerUnavailableError(f"TLS handshake with {addr} failed: {e.strerror or e} (is the server up, "
+                                     f"and does it serve TLS on this port?)", addr=addr) from None
 
 
 class ConnectionPool:
@@ -380,15 +431,20 @@ class InFlight:
     def fileno(self) -> int:
         """The file descriptor to wait on for the answer (:func:`readable`); -1 when there is nothing
         to wait for: the answer was read (the connection may serve another request by now), the
-        connection is closed (cancelled, failed) and reading fails at once, or its SSL socket holds
-        decrypted bytes already."""
+        connection is closed (cancelled, failed) and reading fails at once, or a TLS connection holds
+        bytes read already. Readable is not yet ready under TLS: see ``arrived``."""
         return -1 if self.done or self.conn.pending() else self.conn.fileno()
+
+    def arrived(self) -> bool:
+        """Once ``fileno()`` is readable: True when that is the answer (or a failure), False when it
+        was only TLS records that carry no data, such as a TLS 1.3 session ticket (consumed now)."""
+        return self.done or self.conn.arrived()
 
     def ready(self) -> bool:
         """True when reading the answer would not wait for the broker: the answer has begun to arrive,
         the connection failed or closed (reading fails at once), or the answer was read already."""
         fd = self.fileno()
-        return fd < 0 or bool(readable([fd], 0))
+        return fd < 0 or (bool(readable([fd], 0)) and self.conn.arrived())
 
     def overdue(self) -> bool:
         """True when no answer has begun to arrive within ``timeout_s`` of the write: a broker that

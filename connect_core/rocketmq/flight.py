@@ -26,9 +26,13 @@ K = TypeVar("K")
 
 class Waitable(Protocol):
     """A request :func:`wait_any` can wait on (``Call``, ``InFlight``): ``fileno()`` is the socket
-    its answer arrives on, -1 when reading it would not wait at all (closed, failed, answered)."""
+    its answer arrives on, -1 when reading it would not wait at all (closed, failed, answered);
+    ``arrived()``, asked once that socket is readable, is False when what arrived was no answer
+    (TLS records that carry no data, such as a TLS 1.3 session ticket)."""
 
     def fileno(self) -> int: ...
+
+    def arrived(self) -> bool: ...
 
 
 W = TypeVar("W", bound=Waitable)
@@ -47,11 +51,13 @@ def wait_any(requests: Sequence[W], timeout_s: float) -> list[W]:
     deadline = time.monotonic() + max(0.0, timeout_s)
     while True:
         ready = readable(fds, deadline - time.monotonic())
-        if ready:
-            return [request for request, fd in zip(requests, fds) if fd in ready]
+        answered = [request for request, fd in zip(requests, fds) if fd in ready and request.arrived()]
+        if answered:
+            return answered
         if time.monotonic() >= deadline:
             return []
-        # The wait ended a moment before the deadline (clock granularity): wait for the rest.
+        # Nothing but TLS records without data, or the wait ended a moment before the deadline
+        # (clock granularity): wait for the rest.
 
 
 def pipelined(keys: Iterable[K], start: Callable[[K], Any], done: Callable[[K, Any], None], limit: int) -> None:

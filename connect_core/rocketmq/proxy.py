@@ -34,10 +34,14 @@ class ProxyProducer:
     ``credentials`` sign every gRPC request (the proxy's ACL 2.0 checks them). ``tls``: a ``Tls``
     verifies the proxy's certificate against its CA (``ca_file`` or ``ca_pem``) and host name
     (``server_name``), or with neither against gRPC's default roots, as ``tls=True`` does. gRPC
-    cannot skip verification: ``Tls(verify=False)`` is refused."""
+    cannot skip verification: ``Tls(verify=False)`` is refused; nor can the official client send a
+    security token: credentials with one are refused rather than signed without it."""
 
     def __init__(self, endpoint: str, topics: Iterable[str], *, tls: "bool | Tls" = False, timeout_s: float = 5.0,
                  credentials: "Credentials | None" = None, sleep: Callable[[float], None] = time.sleep) -> None:
+        if credentials is not None and credentials.security_token:
+            raise ValueError("the gRPC proxy path cannot send a security token (the official client signs with "
+                             "the access key and secret key only); use the remoting path for STS-style credentials")
         if not isinstance(tls, bool) and not tls.verify:
             raise ValueError("the gRPC proxy path cannot turn certificate verification off (tls_verify: false); "
                              "give the proxy's CA instead (tls_ca_file or tls_ca)")

@@ -68,11 +68,12 @@ def signature(secret_key: str, ext_fields: dict[str, str], body: bytes = b"") ->
 @dataclass(frozen=True)
 class Tls:
     """TLS for every connection to a cluster. The server certificate and its host name are verified
-    against ``ca_file`` (a PEM bundle's path), ``ca_pem`` (PEM text, e.g. resolved from a secret) or,
-    with neither, the system's trust store. ``verify=False`` turns verification off (encryption
-    without authentication: only for test clusters with throwaway certificates). ``server_name`` is
-    the name to verify instead of each address's host (for brokers reached by IP whose certificate
-    names a DNS name)."""
+    against ``ca_file`` (a PEM bundle's path) or ``ca_pem`` (PEM text, e.g. resolved from a secret)
+    *instead of* the system trust store: only that CA is trusted, so a certificate some public CA
+    issued for the same name is refused. With neither, the system's trust store. ``verify=False``
+    turns verification off (encryption without authentication: only for test clusters with
+    throwaway certificates). ``server_name`` is the name to verify instead of each address's host
+    (for brokers reached by IP whose certificate names a DNS name). TLS 1.2 at least."""
 
     ca_file: str | None = None
     ca_pem: str | None = field(default=None, repr=False)
@@ -80,31 +81,35 @@ class Tls:
     server_name: str | None = None
 
     def context(self) -> ssl.SSLContext:
-        """The client context, built once per settings and shared (SSLContext is thread-safe)."""
+        """The client context, built once per settings and shared (SSLContext is thread-safe).
+        Raises ValueError naming the CA's source (never its content) when it cannot be loaded."""
         with _contexts_lock:
             ctx = _contexts.get(self)
             if ctx is None:
                 ctx = _contexts[self] = self._build()
         return ctx
 
+    def trust_source(self) -> str:
+        """What certificates are verified against, for error messages."""
+        if self.ca_file:
+            return f"the CA bundle {self.ca_file!r}"
+        return "the configured CA bundle" if self.ca_pem else "the system trust store"
+
     def _build(self) -> ssl.SSLContext:
-        ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
-        if not self.verify:
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-            return ctx
-        if self.ca_file or self.ca_pem:
+        if not (self.ca_file or self.ca_pem) or not self.verify:
+            ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)  # the system's roots
+        else:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # hostname check and CERT_REQUIRED, no roots at all
             try:
                 ctx.load_verify_locations(cafile=self.ca_file or None, cadata=self.ca_pem or None)
             except (OSError, ssl.SSLError) as exc:
                 where = f"CA file {self.ca_file!r}" if self.ca_file else "the CA bundle given by reference"
                 raise ValueError(f"cannot load {where}: {getattr(exc, 'strerror', None) or exc}") from None
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        if not self.verify:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
         return ctx
-
-    def wrap(self, sock: "ssl.SSLSocket | object", host: str) -> ssl.SSLSocket:
-        """Handshake on ``sock`` (connected, with its timeout set), verifying the certificate for ``host``."""
-        name = self.server_name or host
-        return self.context().wrap_socket(sock, server_hostname=name)  # type: ignore[arg-type]
 
 
 _contexts: dict[Tls, ssl.SSLContext] = {}

@@ -1,7 +1,8 @@
 """The client's TLS paths against a scripted TLS server on 127.0.0.1, its certificates made with
 ``openssl`` for the test: a pooled connection the server closed, answers already decrypted in the
-SSL socket, handshake failures, plaintext to a TLS-only server. No broker needed; every outcome waits
-for an event (an answer, a readable socket), never for a time to pass."""
+SSL socket, TLS 1.3 session tickets arriving while a long poll is held, handshake failures, plaintext
+to a TLS-only server. No broker needed; every outcome waits for an event (an answer, a readable
+socket), never for a time to pass."""
 
 from __future__ import annotations
 
@@ -16,11 +17,12 @@ from typing import Callable, Iterator
 import pytest
 
 from connect_core.rocketmq.broker import SecureSetup, make_ca
+from connect_core.rocketmq.client import RocketMQClient
 from connect_core.rocketmq.connection import Connection, ConnectionPool, InFlight, readable
-from connect_core.rocketmq.errors import TlsError, TlsRequiredError
+from connect_core.rocketmq.errors import BrokerUnavailableError, TlsError, TlsRequiredError
 from connect_core.rocketmq.flight import wait_any
 from connect_core.rocketmq.protocol import FLAG_RESPONSE, RemotingCommand, decode_frame
-from connect_core.rocketmq.security import Tls
+from connect_core.rocketmq.security import Security, Tls
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 
@@ -38,8 +40,9 @@ def echo(number: int, request: RemotingCommand) -> bytes:
 
 
 class TlsFakeServer:
-    """A TLS server (TLS 1.2+, no session tickets: nothing but answers ever arrives unasked) whose
-    connections each run ``handler`` on every request, in a thread of their own."""
+    """A TLS server whose connections each run ``handler`` on every request, in a thread of their own.
+    By default it sends no session tickets (nothing but answers ever arrives); ``serve(handler,
+    tickets=2)`` makes it a TLS 1.3 server that sends two right after the handshake, as many do."""
 
     def __init__(self, context: ssl.SSLContext, handler: Handler) -> None:
         self.context, self.handler = context, handler
@@ -125,13 +128,15 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> SecureSetup:
 
 
 @pytest.fixture
-def serve(pki: SecureSetup) -> Iterator[Callable[[Handler], TlsFakeServer]]:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(pki.server_cert, pki.server_key)
-    context.num_tickets = 0
+def serve(pki: SecureSetup) -> Iterator[Callable[..., TlsFakeServer]]:
     servers: list[TlsFakeServer] = []
 
-    def start(handler: Handler) -> TlsFakeServer:
+    def start(handler: Handler, *, tickets: int = 0) -> TlsFakeServer:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(pki.server_cert, pki.server_key)
+        context.num_tickets = tickets
+        if tickets:
+            context.minimum_version = ssl.TLSVersion.TLSv1_3
         servers.append(TlsFakeServer(context, handler))
         return servers[-1]
 
@@ -204,6 +209,86 @@ def test_an_answer_already_decrypted_in_the_ssl_socket_is_ready(serve, pools, pk
     assert pool.idle_connections(server.addr) == [conn]
 
 
+@pytest.fixture
+def release() -> Iterator[threading.Event]:
+    """Set to let a ``held_until`` server answer; set at the end of the test whatever happened."""
+    event = threading.Event()
+    yield event
+    event.set()
+
+
+def held_until(release: threading.Event, body: bytes = b"") -> Handler:
+    """Answers a request only once ``release`` is set, as a broker holds a long poll."""
+
+    def handler(number: int, req: RemotingCommand) -> bytes:
+        assert release.wait(30), "the test never released the answer"
+        return RemotingCommand(code=0, ext_fields={"held": "yes"}, flag=FLAG_RESPONSE, opaque=req.opaque,
+                               body=body).encode()
+
+    return handler
+
+
+def test_session_tickets_after_the_handshake_do_not_make_a_held_request_ready(serve, pools, pki, release):
+    # GIVEN a TLS 1.3 server that sends session tickets, and a request it holds (a long poll)
+    server = serve(held_until(release), tickets=2)
+    pool = pools(tls=pki.tls())
+    in_flight = pool.begin(server.addr, request(), 30.0)
+    assert in_flight.conn.tls and in_flight.conn._sock.version() == "TLSv1.3"
+    assert readable([in_flight.fileno()], 10.0), "premise: the tickets arrived, the raw socket is readable"
+
+    # WHEN readiness is asked: THEN it is not ready, and the tickets were consumed
+    assert not in_flight.ready()
+    assert in_flight.fileno() >= 0 and not readable([in_flight.fileno()], 0)
+    assert not in_flight.ready()
+
+    # ... and once the server answers, it is ready, and the answer reads whole
+    release.set()
+    assert readable([in_flight.fileno()], 30.0)
+    assert in_flight.ready()
+    answer = in_flight.answer()
+    assert answer.ext_fields["held"] == "yes" and pool.idle_connections(server.addr) == [in_flight.conn]
+
+
+def test_wait_any_sleeps_through_session_tickets_until_the_answer_arrives(serve, pools, pki, release):
+    # GIVEN a held request on a connection whose session tickets have arrived but not been read
+    body = bytes(range(256)) * 1024  # 256 KiB: more than one readiness check reads, over many TLS records
+    server = serve(held_until(release, body), tickets=2)
+    pool = pools(tls=pki.tls())
+    in_flight = pool.begin(server.addr, request(), 30.0)
+    assert readable([in_flight.fileno()], 10.0), "premise: the tickets arrived"
+
+    # WHEN waiting for it: the tickets alone do not end the wait
+    assert wait_any([in_flight], 0.2) == []
+
+    # THEN the answer does, and its frame is read whole from what the check read plus the socket
+    release.set()
+    assert wait_any([in_flight], 30.0) == [in_flight]
+    answer = in_flight.answer()
+    assert answer.ext_fields["held"] == "yes" and answer.body == body
+
+
+def test_a_tls_connection_closed_while_a_request_is_held_is_ready_and_fails_at_once(serve, pools, pki, release):
+    server = serve(held_until(release), tickets=2)
+    pool = pools(tls=pki.tls())
+    in_flight = pool.begin(server.addr, request(), 30.0)
+    assert readable([in_flight.fileno()], 10.0) and not in_flight.ready()  # the tickets, consumed
+
+    server.drop_connections()
+
+    assert wait_any([in_flight], 30.0) == [in_flight] and in_flight.ready()
+    with pytest.raises(BrokerUnavailableError, match="connection to .* failed"):
+        in_flight.answer()
+
+
+def test_a_pooled_connection_that_received_session_tickets_is_reused(serve, pools, pki):
+    server = serve(echo, tickets=2)
+    pool = pools(tls=pki.tls())
+    assert pool.request(server.addr, request(), 5.0).ext_fields["connection"] == "1"
+
+    assert pool.request(server.addr, request(), 5.0).ext_fields["connection"] == "1"
+    assert pool.opened == 1
+
+
 def test_an_unknown_ca_fails_the_handshake_with_a_clear_tls_error(serve, pools, tmp_path):
     server = serve(echo)
     other_ca = make_ca(tmp_path / "other.key", tmp_path / "other.pem", "another CA")
@@ -242,3 +327,111 @@ def test_the_ca_can_be_given_as_pem_text(serve, pools, pki):
     pool = pools(tls=Tls(ca_pem=Path(pki.ca_cert).read_text()))
 
     assert pool.request(server.addr, request(), 5.0).ext_fields["connection"] == "1"
+
+
+class RawServer:
+    """A plain TCP server whose every connection gets ``behaviour(connection)``: a server that is
+    not what the client expects (one that dies mid-handshake, one that speaks another protocol)."""
+
+    def __init__(self, behaviour: Callable[[socket.socket], None]) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.addr = f"127.0.0.1:{self.listener.getsockname()[1]}"
+        self.behaviour = behaviour
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            with conn:
+                try:
+                    self.behaviour(conn)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.listener.close()
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def raw_server() -> Iterator[Callable[[Callable[[socket.socket], None]], RawServer]]:
+    servers: list[RawServer] = []
+
+    def start(behaviour: Callable[[socket.socket], None]) -> RawServer:
+        servers.append(RawServer(behaviour))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def dies_mid_handshake(conn: socket.socket) -> None:
+    conn.recv(4096)  # the ClientHello, then gone
+
+
+def test_a_server_dying_mid_handshake_is_unavailable_not_a_tls_error(raw_server, pools, pki):
+    server = raw_server(dies_mid_handshake)
+    pool = pools(tls=pki.tls())
+
+    with pytest.raises(BrokerUnavailableError) as info:
+        pool.request(server.addr, request(), 5.0)
+
+    assert not isinstance(info.value, TlsError)
+    assert f"TLS handshake with {server.addr} failed" in str(info.value)
+
+
+def test_the_next_name_server_is_asked_when_one_dies_mid_handshake(raw_server, serve, pki):
+    dying, answering = raw_server(dies_mid_handshake), serve(echo)
+    client = RocketMQClient(f"{dying.addr};{answering.addr}", security=Security(tls=pki.tls()),
+                            pool=ConnectionPool(tls=pki.tls()))
+    try:
+        addr, answer = client._namesrv_request(105, {"topic": "t"})
+    finally:
+        client.close()
+
+    assert addr == answering.addr and answer.ext_fields["connection"] == "1"
+
+
+def test_a_server_speaking_another_protocol_is_a_tls_error(raw_server, pools, pki):
+    def http(conn: socket.socket) -> None:
+        conn.recv(4096)
+        conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+        conn.recv(1)  # until the client gives up
+
+    server = raw_server(http)
+    pool = pools(tls=pki.tls())
+
+    with pytest.raises(TlsError, match=f"TLS handshake with {server.addr} failed: .*may not serve TLS"):
+        pool.request(server.addr, request(), 5.0)
+
+
+def test_a_ca_bundle_that_does_not_load_is_a_tls_error_before_connecting(serve, pools):
+    server = serve(echo)
+    pool = pools(tls=Tls(ca_pem="-----BEGIN CERTIFICATE-----\nNOTACERTIFICATE\n-----END CERTIFICATE-----\n"))
+
+    with pytest.raises(TlsError) as info:
+        pool.request(server.addr, request(), 5.0)
+
+    text = str(info.value)
+    assert "cannot load the CA bundle given by reference" in text and server.addr in text
+    assert "NOTACERTIFICATE" not in text
+    assert server.accepted == 0  # no socket was opened, so none is left open
+
+
+def test_only_the_given_ca_is_trusted_not_the_system_store(pki):
+    context = Tls(ca_file=str(pki.ca_cert)).context()
+
+    (only,) = context.get_ca_certs()
+    assert dict(x[0] for x in only["subject"])["commonName"] == "connect-core test CA"
+    assert context.cert_store_stats()["x509_ca"] == 1
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert context.minimum_version >= ssl.TLSVersion.TLSv1_2

@@ -7,6 +7,7 @@ write the target topic, its keys resolved from SSM parameters on the embedded AW
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 import pytest
@@ -52,16 +53,17 @@ def admin_client(cluster, setup) -> RocketMQClient:
     return client_for(cluster.namesrv_addr, setup.admin_security(), cluster=cluster.name)
 
 
-def produce(cluster, setup, topic: str, count: int) -> list[Message]:
+def produce(cluster, setup, topic: str, count: int, first: int = 0) -> list[Message]:
+    """Messages ``first`` .. ``first + count - 1`` (property ``order``), sent to A and visible there."""
     client = admin_client(cluster, setup)
     sent = []
-    for i in range(count):
+    for i in range(first, first + count):
         message = Message(topic=topic, body=bytes([i, 0, 255]) + f"secret-cargo-{i}".encode() + bytes(range(i % 5)),
                           tags=f"t{i % 2}", keys=[f"k-{i}"], properties={"order": str(i), "région": "A"},
                           born_timestamp=1_700_000_000_000 + i)
         client.send(message)
         sent.append(message)
-    client.wait_for_messages(topic, count)
+    client.wait_for_messages(topic, first + count)
     return sent
 
 
@@ -71,26 +73,32 @@ def put_secret(value: str) -> str:
     return f"ssm:{name}"
 
 
-def test_replication_over_tls_with_a_least_privilege_user_is_byte_identical(secured, topic, embedded_aws):
-    # GIVEN a user that may read the topic on A and write it on B, and nothing else
-    a, b, setup = secured
+def replicator(a, b, setup, topic: str, polling: str) -> tuple[dict, Stores, str]:
+    """A stored replicator config A -> B for ``topic``, with a user that may only read it on A and
+    write it on B, its keys resolved from SSM; and that user's password."""
     user, password = unique("repl"), f"pw-{uuid.uuid4().hex}"
     for cluster in (a, b):
         cluster.create_user(user, password)
     a.grant_replication(user, read_topics=[topic], groups=["CONNECT_PULL"])
     b.grant_replication(user, write_topics=[topic])
-    sent = produce(a, setup, topic, 12)
     clear_cache()
     refs = {"access_key": put_secret(user), "secret_key": put_secret(password)}
     side = {"tls": True, "tls_ca_file": str(setup.ca_cert), **refs}
     config = {"name": unique("repl"), "connector": "rocketmq-replicator", "topics": [topic], "max_tasks": 1,
-              "polling": "drain",
+              "polling": polling,
               "source_cluster": {"name": "A", "namesrv_addr": a.namesrv_addr, **side},
               "target_cluster": {"name": "B", "namesrv_addr": b.namesrv_addr, **side}}
     stores = Stores.in_memory()
-    connector = validate_config(config)
     stores.configs.put_connector(config["name"], config)
-    stores.configs.put_task_configs(config["name"], connector.task_configs(1), generation=1)
+    stores.configs.put_task_configs(config["name"], validate_config(config).task_configs(1), generation=1)
+    return config, stores, password
+
+
+def test_replication_over_tls_with_a_least_privilege_user_is_byte_identical(secured, topic, embedded_aws):
+    # GIVEN a user that may read the topic on A and write it on B, and nothing else
+    a, b, setup = secured
+    sent = produce(a, setup, topic, 12)
+    config, stores, password = replicator(a, b, setup, topic, "drain")
 
     # WHEN one tick replicates
     result = SourceRunner(stores, owner=unique("tick")).tick(config["name"], 0, FOREVER)
@@ -105,7 +113,40 @@ def test_replication_over_tls_with_a_least_privilege_user_is_byte_identical(secu
         copy = by_order[str(i)]
         assert copy.body == original.body and copy.tags == original.tags and copy.keys == original.keys
         assert copy.born_timestamp == original.born_timestamp and copy.properties["région"] == "A"
-    assert password not in repr(connector.config) and password not in str(config)  # only references
+    assert password not in repr(validate_config(config).config) and password not in str(config)  # only references
+
+
+def test_continuous_replication_over_tls_copies_what_arrives_while_it_long_polls(secured, topic, embedded_aws):
+    # GIVEN a continuous replicator over TLS, running, that has copied a first batch and is idle
+    a, b, setup = secured
+    config, stores, _ = replicator(a, b, setup, topic, "continuous")
+    stop = threading.Event()
+    results = []
+    tick = threading.Thread(target=lambda: results.append(SourceRunner(stores, owner=unique("tick")).tick(
+        config["name"], 0, lambda: 0 if stop.is_set() else 600_000)), daemon=True)
+    sent = produce(a, setup, topic, 6)
+    copies = admin_client(b, setup)
+    tick.start()
+    try:
+        copies.wait_for_messages(topic, 6, timeout_s=60)
+
+        # WHEN more messages arrive on A while its queues are long-polled
+        sent += produce(a, setup, topic, 6, first=6)
+
+        # THEN the replicator copies them too, byte for byte
+        copies.wait_for_messages(topic, 12, timeout_s=60)
+    finally:
+        stop.set()
+        tick.join(timeout=60)
+    assert not tick.is_alive(), "the continuous tick did not end once its time was up"
+    (result,) = results
+    assert (result.outcome, result.published) == ("ran", 12), result.error
+    by_order = {m.properties["order"]: m for m in copies.read_all(topic)}
+    assert len(by_order) == 12
+    for original in sent:
+        copy = by_order[original.properties["order"]]
+        assert copy.body == original.body and copy.keys == original.keys
+        assert copy.born_timestamp == original.born_timestamp
 
 
 def test_a_request_without_credentials_is_refused_as_unauthenticated(secured, topic):

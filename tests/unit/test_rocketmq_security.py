@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ssl
 
 import pytest
 
@@ -16,6 +17,7 @@ from connect_core.connectors.rocketmq import RocketMQSourceConfig, client_for
 from connect_core.rocketmq import AuthenticationError, PermissionDeniedError, RocketMQClient
 from connect_core.rocketmq.codes import RequestCode, ResponseCode
 from connect_core.rocketmq.protocol import FLAG_RESPONSE, RemotingCommand
+from connect_core.rocketmq.proxy import ProxyProducer
 from connect_core.rocketmq.security import Credentials, Security, Tls, signature
 
 SECRET = "s3cret-Key/+="
@@ -65,6 +67,26 @@ def test_credentials_and_settings_never_show_their_secrets():
 def test_tls_verification_is_on_by_default():
     assert Tls().verify is True
     assert Tls().context().verify_mode.name == "CERT_REQUIRED" and Tls().context().check_hostname
+
+
+def test_a_given_ca_is_trusted_instead_of_the_system_trust_store_not_besides_it():
+    # GIVEN two CAs of the system store: one given as the cluster's CA, the other still publicly trusted
+    system = ssl.create_default_context().get_ca_certs(binary_form=True)
+    if len(system) < 2:
+        pytest.skip("no system trust store here to compare with")
+    given, public = system[0], system[1]
+
+    # WHEN the context is built with the one CA
+    context = Tls(ca_pem=ssl.DER_cert_to_PEM_cert(given)).context()
+
+    # THEN it trusts that CA alone: a certificate from the other one is refused
+    assert context.get_ca_certs(binary_form=True) == [given] and public not in context.get_ca_certs(True)
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert context.minimum_version == ssl.TLSVersion.TLSv1_2
+
+
+def test_without_a_ca_the_system_trust_store_is_used():
+    assert Tls().context().cert_store_stats()["x509_ca"] == ssl.create_default_context().cert_store_stats()["x509_ca"]
 
 
 def test_an_unreadable_ca_bundle_is_named_in_the_error(tmp_path):
@@ -120,6 +142,16 @@ def test_literal_secrets_are_refused_in_configs():
 def test_access_key_and_secret_key_come_together():
     with pytest.raises(ConfigError, match="access_key and secret_key together"):
         validate_config(base_source(access_key="ssm:/rmq/ak"))
+
+
+def test_a_security_token_is_refused_on_the_grpc_proxy_path_which_would_drop_it():
+    sink = {"name": "snk", "connector": "rocketmq-sink", "topic": "t", "proxy_endpoint": "proxy.example.com:8081",
+            "access_key": "ssm:/rmq/ak", "secret_key": "ssm:/rmq/sk", "security_token": "ssm:/rmq/token"}
+
+    with pytest.raises(ConfigError, match="security_token cannot be used with proxy_endpoint"):
+        validate_config(sink)
+    with pytest.raises(ValueError, match="cannot send a security token"):
+        ProxyProducer("proxy.example.com:8081", ["t"], credentials=Credentials("ak", SECRET, "tok"))
 
 
 def test_tls_options_need_tls_and_verification_defaults_to_on():
