@@ -2,7 +2,7 @@
 
 take the task lease (bumps the epoch) → read the task config and the committed offsets → poll →
 transform/convert → publish → commit the offsets, fenced by the epoch, only after the target
-acknowledged → repeat → release the lease. How long a tick repeats is the connector's ``polling``:
+acknowledged → repeat → the chores (heartbeat, lag, status) → release the lease. How long a tick repeats is the connector's ``polling``:
 
 * ``drain``: until the source has nothing more (or the deadline nears). A tick that finds the lease
   held exits at once, so overlapping schedules never poll twice. The cheapest: data waits up to a
