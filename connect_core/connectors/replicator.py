@@ -446,7 +446,7 @@ class ReplicatorPublisher(Publisher):
             item = self._stored.get(key) or {}
             if source is None or item.get("source") == source:
                 continue
-            item = self._stored[key] = {**item, "source": source}
+            item = self._stored[key] = {"history": [], **item, "source": source}  # readers expect a history
             updates.append((partition, item))
         if updates:
             self.stores.offsets.alter(sync_namespace(self.config.name), updates, fence=self._fence)

@@ -200,6 +200,7 @@ def test_a_failing_replicator_tick_stores_and_emits_its_data_at_risk_without_cal
     assert telemetry.totals[metrics.DATA_AT_RISK_UNREPORTED] == 0  # started (+1), reported (-1)
     [(_, item)] = stores.offsets.read_all(sync_namespace(NAME)).pairs()
     assert item["source"]["max_offset"] == 10  # what the failover's report reads
+    assert item["history"] == [] and "watermark" not in item
 
 
 def test_a_tick_that_never_reports_counts_as_a_link_not_reporting(config, task):
