@@ -12,7 +12,9 @@ Per source queue, from what the replicator stores with its offset syncs before e
 the target has not verifiably got. ``seconds``: 0 when no message is at risk; otherwise the span
 of store time they cover, from the watermark message's store time to the newest at-risk message's
 store time when the replicator pulled that message (``bound: exact``), else to ``observed_at``,
-by which it was stored (``bound: upper``).
+by which it was stored (``bound: upper``). With no watermark yet (the target never acknowledged a
+message of the queue) the span starts at the store time of the first unreplicated message, when
+the replicator tried to send it, else at the queue's first observation: never left out.
 
 What is unknowable once the source is gone: messages produced after ``observed_at``. Nobody
 outside the source cluster can count them; the totals say from when the count may be short.
@@ -60,8 +62,18 @@ def queue_at_risk(partition: Mapping[str, Any], synced: Mapping[str, Any] | None
     newest_ms = float(source["newest_store_timestamp"]) if newest_is_last else float(source["observed_at"]) * 1000
     out["bound"] = "exact" if newest_is_last else "upper"
     base_ms = watermark.get("store_timestamp") if watermark else None
-    out["seconds"] = round(max(0.0, newest_ms - float(base_ms)) / 1000, 3) if base_ms else None
+    out["seconds"] = round(max(0.0, newest_ms - float(base_ms or _unverified_since_ms(source, verified))) / 1000, 3)
     return out
+
+
+def _unverified_since_ms(source: Mapping[str, Any], verified: int) -> float:
+    """Without a watermark's store time (nothing verified yet): the store time of the first message
+    not replicated when a send of it was seen, else the first observation of the queue (the messages
+    at risk are at least that old), else the observation itself."""
+    oldest = source.get("oldest_unreplicated")
+    if oldest and oldest.get("offset") == verified and oldest.get("store_timestamp"):
+        return float(oldest["store_timestamp"])
+    return float(source.get("first_observed_at") or source["observed_at"]) * 1000
 
 
 def total(queues: list[dict[str, Any]]) -> DataAtRisk:

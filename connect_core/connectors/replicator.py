@@ -37,6 +37,7 @@ from ..runtime.pipeline import Message as WireMessage
 from ..runtime.targets import Publisher, PublishError
 from ..runtime import telemetry as metrics
 from ..runtime.telemetry import Telemetry
+from ..storage.base import EpochFence
 from . import at_risk
 from .rocketmq import (
     _NAMESRV,
@@ -315,9 +316,19 @@ class ReplicatorPublisher(Publisher):
         #: Each source queue's stored sync item as last written or read (watermark and observation).
         self._stored: dict[str, dict[str, Any]] | None = None
         self._task: Any = None
+        #: What this tick writes besides its offsets is fenced like its commits: nothing of a tick
+        #: that outlived its lease lands after a failover's fence.
+        self._fence = EpochFence(config.name, context.task_id, context.epoch)
+        #: Per source queue, the first message sent and not acknowledged yet: (source offset, store time).
+        self._unacked: dict[str, tuple[int, int]] = {}
+        self._reported = False
 
     def bind(self, task: Any) -> None:
+        """The tick started work: until it emits its data at risk it counts as a link not
+        reporting (flushed now, so a tick killed before its first report still counts)."""
         self._task = task
+        self.telemetry.count(metrics.DATA_AT_RISK_UNREPORTED, 1)
+        self.telemetry.flush()
 
     def publish(self, messages: list[WireMessage]) -> None:
         from ..rocketmq.flight import pipelined
@@ -337,6 +348,7 @@ class ReplicatorPublisher(Publisher):
                 queues = self.target.writable_queues(self.config.target_topic(m.topic))
                 target = targets[(m.topic, id(m.partition))] = \
                     by_queue[queues[int(m.partition["queue"]) % len(queues)]]
+                self._note_unacked(m)  # the queue's first message in this batch: its oldest
             target.append(m)
         # Target queues are written at the same time (up to send_concurrency requests in flight),
         # each queue's runs one after another, in order. A run's replicas are built when it is
@@ -362,6 +374,8 @@ class ReplicatorPublisher(Publisher):
         for queue, items in by_queue.items():
             for run, result in sent[queue]:
                 self._syncs.extend(queue, run, result.queue_offset, acked_at, keys)
+                for partition in {id(m.partition): m.partition for m in run}.values():
+                    self._unacked.pop(keys.get(id(partition)) or partition_key(partition), None)
             self.sent += len(items)
             stored = items[0].headers.get(H_STORE_TS)
             if stored is not None:
@@ -369,6 +383,11 @@ class ReplicatorPublisher(Publisher):
         if oldest_stored is not None:
             self.telemetry.count(metrics.REPLICATION_LATENCY, self.clock() * 1000 - oldest_stored, unit="Milliseconds")
         self.telemetry.count(metrics.RECORDS_REPLICATED, sum(len(v) for v in by_queue.values()))
+
+    def _note_unacked(self, m: WireMessage) -> None:
+        stored = m.headers.get(H_STORE_TS)
+        if stored is not None:
+            self._unacked.setdefault(partition_key(m.partition), (int(m.offset["queue_offset"]) - 1, int(stored)))
 
     def refused(self, queue: Any, exc: Exception) -> PublishError:
         return PublishError(f"the target cluster {self.config.target_cluster.name!r} refused a batch "
@@ -389,17 +408,48 @@ class ReplicatorPublisher(Publisher):
             for partition in unknown:
                 self._histories[partition_key(partition)] = \
                     list(stored[partition]["history"]) if partition in stored else []
-        observed = getattr(self._task, "observed", {})
         updates = []
         for key, (partition, new) in runs.items():
             history = self._histories[key] = append_runs(self._histories[key], new)
             item = {"history": history, "watermark": watermarks[key]}
-            if key in observed:
-                item["source"] = dict(observed[key])
+            source = self._observation(key)
+            if source is not None:
+                item["source"] = source
             updates.append((partition, item))
             if self._stored is not None:
                 self._stored[key] = item
-        self.stores.offsets.alter(name, updates)
+        self.stores.offsets.alter(name, updates, fence=self._fence)
+
+    def _observation(self, key: str) -> dict[str, Any] | None:
+        """What the pulls observed of a source queue, to store: with the queue's first observation
+        and the first message not acknowledged (the data at risk's start without a watermark)."""
+        observed = getattr(self._task, "observed", {}).get(key)
+        if observed is None:
+            return None
+        before = ((self._stored or {}).get(key) or {}).get("source") or {}
+        source = {**observed, "first_observed_at": before.get("first_observed_at", observed["observed_at"])}
+        if key in self._unacked:
+            offset, stored = self._unacked[key]
+            source["oldest_unreplicated"] = {"offset": offset, "store_timestamp": stored}
+        return source
+
+    def _store_observations(self, task: Any) -> None:
+        """Store what the pulls observed of queues whose stored observation is older (a queue
+        with no acknowledged send gets none from ``before_commit``: a refusing target, say)."""
+        self._read_stored(task)
+        assert self._stored is not None
+        by_key = {partition_key(queue_partition(self.config.cluster, mq)): queue_partition(self.config.cluster, mq)
+                  for mq in task.queues}
+        updates = []
+        for key, partition in by_key.items():
+            source = self._observation(key)
+            item = self._stored.get(key) or {}
+            if source is None or item.get("source") == source:
+                continue
+            item = self._stored[key] = {"history": [], **item, "source": source}  # readers expect a history
+            updates.append((partition, item))
+        if updates:
+            self.stores.offsets.alter(sync_namespace(self.config.name), updates, fence=self._fence)
 
     def finish(self, task: Any, offsets: OffsetMap) -> None:
         """Once per tick: a heartbeat (the checkpoints are taken with every report)."""
@@ -408,22 +458,44 @@ class ReplicatorPublisher(Publisher):
     def report(self, task: Any, offsets: OffsetMap) -> dict[str, float]:
         """Every ~10 s and at the end of a tick: lag, data at risk, and the consumer-group
         checkpoints (so a failover re-reads at most ~10 s of a group's progress)."""
+        self._store_observations(task)
+        progress = self._emit_data_at_risk(task, offsets)
         lag = self.lag_seconds(task, offsets)
         self.telemetry.count(metrics.REPLICATION_LAG_SECONDS, lag, unit="Seconds")
+        Checkpointer(self.config, self.stores, task.queues).run()
+        return {"lag_seconds": round(lag, 3), **progress}
+
+    def report_failure(self, task: Any, offsets: OffsetMap) -> dict[str, float]:
+        """A failing tick (the target refusing, a cluster down): the data at risk from what the
+        pulls observed, stored if the store still takes it (fenced), emitted either way. Calls no
+        cluster: the one that failed may not answer."""
+        try:
+            self._store_observations(task)
+        except Exception:  # noqa: BLE001 - the metric below matters more than the stored item
+            logger.warning("storing the observations of a failing tick failed", exc_info=True,
+                           extra={"connector": self.config.name})
+        return self._emit_data_at_risk(task, offsets)
+
+    def _emit_data_at_risk(self, task: Any, offsets: OffsetMap) -> dict[str, float]:
         risk = self.data_at_risk(task, offsets)
         self.telemetry.count(metrics.DATA_AT_RISK_MESSAGES, risk.messages)
         self.telemetry.count(metrics.DATA_AT_RISK_SECONDS, risk.seconds, unit="Seconds")
-        Checkpointer(self.config, self.stores, task.queues).run()
-        return {"lag_seconds": round(lag, 3), "at_risk_messages": risk.messages,
-                "at_risk_seconds": round(risk.seconds, 3)}
+        if not self._reported:
+            self._reported = True
+            self.telemetry.count(metrics.DATA_AT_RISK_UNREPORTED, -1)
+        return {"at_risk_messages": risk.messages, "at_risk_seconds": round(risk.seconds, 3)}
 
-    def data_at_risk(self, task: Any, offsets: OffsetMap) -> "at_risk.DataAtRisk":
-        """What losing the source now would lose, from the stored watermarks and observations
-        (those written by this tick, and before it)."""
+    def _read_stored(self, task: Any) -> None:
         if self._stored is None:
             partitions = [queue_partition(self.config.cluster, mq) for mq in task.queues]
             stored = self.stores.offsets.read(sync_namespace(self.config.name), partitions)
             self._stored = {partition_key(p): item for p, item in stored.pairs()}
+
+    def data_at_risk(self, task: Any, offsets: OffsetMap) -> "at_risk.DataAtRisk":
+        """What losing the source now would lose, from the stored watermarks and observations
+        (those written by this tick, and before it)."""
+        self._read_stored(task)
+        assert self._stored is not None
         queues = [at_risk.queue_at_risk(queue_partition(self.config.cluster, mq),
                                         self._stored.get(partition_key(queue_partition(self.config.cluster, mq))),
                                         offsets.get(queue_partition(self.config.cluster, mq)))

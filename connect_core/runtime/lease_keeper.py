@@ -33,7 +33,7 @@ class TickTimings:
 
     #: A lease outlives its holder's last renewal by this much at most.
     lease_ttl_s: float = 10.0
-    #: A tick stops polling this long before its deadline (the last batch, commit and release fit).
+    #: A tick stops polling this long before its deadline (the last batch, commit, chores and release fit).
     safety_margin_s: float = 10.0
     #: The next tick's delivery, start-up and takeover must fit in this much overlap.
     handover_allowance_s: float = 20.0

@@ -2,7 +2,7 @@
 
 take the task lease (bumps the epoch) → read the task config and the committed offsets → poll →
 transform/convert → publish → commit the offsets, fenced by the epoch, only after the target
-acknowledged → repeat → release the lease. How long a tick repeats is the connector's ``polling``:
+acknowledged → repeat → the chores (heartbeat, lag, status) → release the lease. How long a tick repeats is the connector's ``polling``:
 
 * ``drain``: until the source has nothing more (or the deadline nears). A tick that finds the lease
   held exits at once, so overlapping schedules never poll twice. The cheapest: data waits up to a
@@ -108,12 +108,9 @@ class SourceRunner:
         """One tick. ``recovery``: started because the previous tick of this function crashed, so
         it waits for the dead holder's lease to run out even with ``drain`` polling."""
         entry = self.stores.configs.get_connector(name)
-        if entry is None:
-            return self._skip(TickResult(name, task_id, "missing", error=f"connector {name!r} does not exist"))
-        if entry.target_state is not TargetState.RUNNING:
-            state = State.PAUSED if entry.target_state is TargetState.PAUSED else State.STOPPED
-            self.stores.status.put_task_status(name, task_id, state, worker_id=self.owner)
-            return self._skip(TickResult(name, task_id, entry.target_state.value.lower()))
+        halted = self._halted(name, task_id, entry)
+        if halted is not None or entry is None:
+            return self._skip(halted or TickResult(name, task_id, "missing"))  # (entry None is halted: for mypy)
         task_config = self.stores.configs.get_task_config(name, task_id)
         if task_config is None:
             return self._skip(TickResult(name, task_id, "unassigned"))
@@ -130,7 +127,15 @@ class SourceRunner:
 
         result = TickResult(name, task_id, "ran", epoch=lease.epoch)
         self._note_takeover(lease, result)
+        publisher: Publisher | None = None
+        tick: _Tick | None = None
         try:
+            # Again under the lease: a failover may have stopped the connector and fenced its tasks
+            # between the first read and the claim; it must find no tick at work after its fence.
+            halted = self._halted(name, task_id, self.stores.configs.get_connector(name))
+            if halted is not None:
+                halted.epoch = lease.epoch
+                return self._skip(halted)
             if connector.kind != "source":
                 raise TargetError(f"connector {name!r} is a {connector.kind} connector; only sources are polled")
             context = TaskContext(name, task_id, lease.epoch, remaining_ms)
@@ -139,13 +144,7 @@ class SourceRunner:
             publisher = self._publisher(connector, entry.version, task_id, context)
             publisher.bind(task)
             tick = _Tick(self, connector, task, publisher, keeper, entry, continuous, result)
-            view = tick.run()
-            keeper.release()  # the successor need not wait for the chores below
-            publisher.finish(task, view)
-            progress = self._report(task, publisher, view)
-            if result.stopped in ("drained", "deadline", "reconfigured"):  # after a handover: the successor's
-                self.stores.status.put_task_status(name, task_id, State.RUNNING, worker_id=self.owner,
-                                                   progress=progress)
+            tick.chores(tick.run())
             changed = task.needs_reconfiguration()
             if changed and self.request_reconfiguration is not None:
                 logger.info("partitions changed: re-splitting", extra={"connector": name, "fingerprint": changed})
@@ -158,12 +157,34 @@ class SourceRunner:
             logger.warning("tick fenced", extra={"connector": name, "task": task_id, "error": str(exc)})
         except Exception as exc:  # noqa: BLE001 - a failed tick is reported, never half-committed
             self.tasks.evict(name, task_id)
-            self._failed(result, exc)
+            self._failed(result, exc, self._failure_report(publisher, tick))
         finally:
             keeper.release()
         return result
 
     # -- internals -------------------------------------------------------------------------------
+
+    def _halted(self, name: str, task_id: int, entry: ConnectorEntry | None) -> TickResult | None:
+        """Why the connector must not run (missing, paused, stopped; the task reports the last
+        two), or None."""
+        if entry is None:
+            return TickResult(name, task_id, "missing", error=f"connector {name!r} does not exist")
+        if entry.target_state is TargetState.RUNNING:
+            return None
+        state = State.PAUSED if entry.target_state is TargetState.PAUSED else State.STOPPED
+        self.stores.status.put_task_status(name, task_id, state, worker_id=self.owner)
+        return TickResult(name, task_id, entry.target_state.value.lower())
+
+    def _failure_report(self, publisher: Publisher | None, tick: "_Tick | None") -> dict[str, float] | None:
+        """What a failing tick still measures (a replicator's data at risk): the alarms must not go
+        quiet exactly when the link fails."""
+        if publisher is None or tick is None or tick.view is None:
+            return None
+        try:
+            return publisher.report_failure(tick.task, tick.view)
+        except Exception:  # noqa: BLE001 - the tick's own failure is the one to report
+            logger.warning("measuring a failing tick failed", extra={"connector": tick.name}, exc_info=True)
+            return None
 
     def _note_takeover(self, lease: TaskLease, result: TickResult) -> None:
         """How the task came to us and how long nobody polled it (handover and takeover only: after
@@ -214,10 +235,10 @@ class SourceRunner:
         pipeline = SinkPipeline(sink_connector.config, sink_task, task_id, clock=self.clock)
         return DirectPublisher(pipeline, dead_letters_for(sink_connector.config.errors.dead_letter_queue))
 
-    def _failed(self, result: TickResult, exc: Exception) -> TickResult:
+    def _failed(self, result: TickResult, exc: Exception, progress: dict[str, float] | None = None) -> TickResult:
         result.outcome, result.error = "failed", f"{type(exc).__name__}: {exc}"
         self.stores.status.put_task_status(result.connector, result.task, State.FAILED,
-                                           trace=traceback.format_exc(), worker_id=self.owner)
+                                           trace=traceback.format_exc(), worker_id=self.owner, progress=progress)
         logger.exception("tick failed", extra={"connector": result.connector, "task": result.task})
         return result
 
@@ -244,11 +265,13 @@ class _Tick:
         self.dead_letters = dead_letters_for(connector.config.errors.dead_letter_queue)
         self.pending = _Pending()
         self.report_at = self.clock() + self.timings.report_interval_s
+        #: The committed offsets, then advanced as this tick publishes (None until read).
+        self.view: OffsetMap | None = None
 
     def run(self) -> OffsetMap:
         """Poll until a reason to stop (``result.stopped``); returns the offsets as committed."""
         offsets = self.runner.stores.offsets.read(self.name, self.task.partitions())
-        view = offsets.copy()  # committed, then advanced as this tick publishes
+        view = self.view = offsets.copy()
         try:
             self.result.stopped = self._loop(view)
         except (StaleEpochError, LeaseLostError):
@@ -258,6 +281,25 @@ class _Tick:
             raise
         self._commit()
         return view
+
+    def chores(self, view: OffsetMap) -> None:
+        """Once a tick, after the last commit and before the release, so a failover's fence waits
+        for them too: the publisher's (a replicator's heartbeat), the lag and its report (with a
+        replicator's data at risk and checkpoints), the status. They run in the safety margin, the
+        lease renewed between them; one that finds the lease taken over raises LeaseLostError."""
+        for chore in (lambda: self.publisher.finish(self.task, view), lambda: self._final_report(view)):
+            if self.keeper.remaining_ms() / 1000 < self.timings.renew_interval_s:
+                logger.warning("no time left for the chores of the tick", extra={"connector": self.name})
+                return
+            if self.keeper.renew_due():
+                self.keeper.renew()
+            chore()
+
+    def _final_report(self, view: OffsetMap) -> None:
+        progress = self.runner._report(self.task, self.publisher, view)
+        if self.result.stopped in ("drained", "deadline", "reconfigured"):  # after a handover: the successor's
+            self.runner.stores.status.put_task_status(self.name, self.task.context.task_id, State.RUNNING,
+                                                      worker_id=self.runner.owner, progress=progress)
 
     def _commit_acknowledged(self) -> None:
         """A tick failing (say, its source went away) first commits what the target already
@@ -330,15 +372,15 @@ class _Tick:
             logger.info("handing the task over", extra={"connector": self.name, "task": lease.task,
                                                         "successor": lease.handover_requested_by})
             return "handover"
-        if not self.continuous:
-            return None
         entry = self.runner.stores.configs.get_connector(self.name)
         if entry is None:
             return "deleted"
-        if entry.target_state is not TargetState.RUNNING:
+        if entry.target_state is not TargetState.RUNNING:  # either polling: a failover's stop waits for it
             state = State.PAUSED if entry.target_state is TargetState.PAUSED else State.STOPPED
             self.runner.stores.status.put_task_status(self.name, lease.task, state, worker_id=self.runner.owner)
             return entry.target_state.value.lower()
+        if not self.continuous:
+            return None  # a drain tick ends soon anyway; the next one reads the new config
         if (entry.version, entry.task_generation) != (self.entry.version, self.entry.task_generation):
             return "reconfigured"  # the next tick starts with the new config
         return None

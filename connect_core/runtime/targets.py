@@ -42,8 +42,13 @@ class Publisher(ABC):
         every few seconds with continuous polling, and at the end of every tick."""
         return {}
 
+    def report_failure(self, task: Any, offsets: Any) -> dict[str, float]:
+        """What a failing tick can still measure without the target or the source (the
+        Replicator's data at risk), for the failed task status and metrics."""
+        return {}
+
     def finish(self, task: Any, offsets: Any) -> None:
-        """Once per tick, after the last commit and the release of the lease (heartbeats, checkpoints)."""
+        """Once per tick, after the last commit and before the lease is released (heartbeats)."""
 
 
 class SqsPublisher(Publisher):

@@ -66,3 +66,6 @@ REPLICATION_LATENCY = "ReplicationLatencyMs"
 #: store-time span they cover (connectors/at_risk.py).
 DATA_AT_RISK_MESSAGES = "DataAtRiskMessages"
 DATA_AT_RISK_SECONDS = "DataAtRiskSeconds"
+#: +1 when a replicator tick starts work, -1 when it first emits its data at risk: summed over a
+#: stack, above 0 minute after minute means a link that runs without reporting (template.yaml).
+DATA_AT_RISK_UNREPORTED = "DataAtRiskUnreported"

@@ -86,6 +86,16 @@ class TaskLease:
 
 
 @dataclass(frozen=True)
+class EpochFence:
+    """A write allowed only while the task's lease still has ``epoch``: what a tick writes besides
+    its offsets (a replicator's offset syncs) is fenced like its commits."""
+
+    connector: str
+    task: int
+    epoch: int
+
+
+@dataclass(frozen=True)
 class ConnectorEntry:
     """A stored connector config. ``version`` counts config writes (optimistic concurrency);
     ``task_generation`` is the generation of the task configs last written, if any."""
@@ -147,8 +157,10 @@ class OffsetStore(ABC):
         """Forget the committed offsets of ``partitions`` (all of the connector's when None)."""
 
     @abstractmethod
-    def alter(self, connector: str, offsets: OffsetPairs) -> None:
-        """Overwrite offsets on purpose (the offsets API): no epoch fence, no order check.
+    def alter(self, connector: str, offsets: OffsetPairs, *, fence: EpochFence | None = None) -> None:
+        """Overwrite offsets on purpose (the offsets API): no order check, and no epoch fence
+        unless ``fence`` is given: then StaleEpochError, nothing written, once that lease's epoch
+        moved (as ``commit``; up to 99 partitions atomically, a larger write in atomic chunks).
 
         An offset of None removes that partition. Altered offsets carry no order key, so the
         next ordered commit of that partition is compared with nothing.

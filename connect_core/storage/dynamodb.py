@@ -28,6 +28,7 @@ from .base import (
     ConfigStore,
     ConnectorEntry,
     ConnectorStatus,
+    EpochFence,
     LeaseStore,
     OffsetPairs,
     OffsetStore,
@@ -124,8 +125,8 @@ class DynamoDBOffsetStore(_DynamoDBStore, OffsetStore):
         for start in range(0, len(writes), MAX_ATOMIC_COMMIT):
             self._commit_chunk(connector, writes[start:start + MAX_ATOMIC_COMMIT], task, epoch)
 
-    def _commit_chunk(self, connector: str, writes: list[OffsetWrite], task: int, epoch: int) -> None:
-        check = {"ConditionCheck": {
+    def _epoch_check(self, connector: str, task: int, epoch: int) -> dict[str, Any]:
+        return {"ConditionCheck": {
             "TableName": self.configs_table,
             "Key": _key(connector_pk(connector), lease_sk(task)),
             "ConditionExpression": "#epoch = :epoch",
@@ -133,6 +134,9 @@ class DynamoDBOffsetStore(_DynamoDBStore, OffsetStore):
             "ExpressionAttributeValues": {":epoch": _n(epoch)},
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }}
+
+    def _commit_chunk(self, connector: str, writes: list[OffsetWrite], task: int, epoch: int) -> None:
+        check = self._epoch_check(connector, task, epoch)
         now = self._clock()
         puts = []
         for write in writes:
@@ -176,7 +180,7 @@ class DynamoDBOffsetStore(_DynamoDBStore, OffsetStore):
             keys = [_key(connector, k) for k in dict.fromkeys(partition_key(p) for p in partitions)]
         _batch_write(self._ddb, self.offsets_table, [{"DeleteRequest": {"Key": k}} for k in keys])
 
-    def alter(self, connector: str, offsets: OffsetPairs) -> None:
+    def alter(self, connector: str, offsets: OffsetPairs, *, fence: EpochFence | None = None) -> None:
         now = self._clock()
         requests = []
         for write in offset_writes(offsets, allow_none=True):
@@ -186,7 +190,25 @@ class DynamoDBOffsetStore(_DynamoDBStore, OffsetStore):
                 requests.append({"PutRequest": {"Item": {
                     **_key(connector, write.key), "partition": _s(to_json(write.partition)),
                     "offset": _s(to_json(write.offset)), "updated_at": _n(now)}}})
-        _batch_write(self._ddb, self.offsets_table, requests)
+        if fence is None:
+            _batch_write(self._ddb, self.offsets_table, requests)
+            return
+        if not requests:
+            self._check_epoch(fence.connector, fence.task, fence.epoch)
+        for start in range(0, len(requests), MAX_ATOMIC_COMMIT):
+            self._alter_fenced(requests[start:start + MAX_ATOMIC_COMMIT], fence)
+
+    def _alter_fenced(self, requests: list[dict[str, Any]], fence: EpochFence) -> None:
+        """One transaction: the lease still at the fence's epoch, and the writes."""
+        writes = [{"Delete": {"TableName": self.offsets_table, **r["DeleteRequest"]}} if "DeleteRequest" in r
+                  else {"Put": {"TableName": self.offsets_table, **r["PutRequest"]}} for r in requests]
+        reasons = _transact(self._ddb, [self._epoch_check(fence.connector, fence.task, fence.epoch), *writes],
+                            f"fenced write for {fence.connector!r}")
+        if reasons is None:
+            return
+        lease = reasons[0].get("Item")
+        raise StaleEpochError(_stale_message(fence.connector, fence.task, fence.epoch,
+                                             int(lease["epoch"]["N"]) if lease else None))
 
 
 class DynamoDBLeaseStore(_DynamoDBStore, LeaseStore):

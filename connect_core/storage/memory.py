@@ -16,6 +16,7 @@ from .base import (
     Clock,
     ConfigStore,
     ConnectorEntry,
+    EpochFence,
     ConnectorStatus,
     LeaseStore,
     OffsetPairs,
@@ -90,11 +91,7 @@ class InMemoryOffsetStore(OffsetStore):
                order: Sequence[str] = ()) -> None:
         writes = offset_writes(offsets, order)
         with self._tables.lock:
-            lease = self._tables.configs.get((connector_pk(connector), lease_sk(task)))
-            if lease is None or lease["epoch"] != epoch:
-                current = None if lease is None else lease["epoch"]
-                raise StaleEpochError(f"connector {connector!r} task {task}: epoch {epoch} is stale "
-                                      f"(lease epoch is {current}); nothing was written")
+            self._check_epoch(connector, task, epoch)
             if order:
                 for write in writes:
                     committed = self._tables.offsets.get((connector, write.key))
@@ -109,6 +106,13 @@ class InMemoryOffsetStore(OffsetStore):
                     "ord": write.ord, "epoch": epoch, "task": task, "updated_at": now,
                 }
 
+    def _check_epoch(self, connector: str, task: int, epoch: int) -> None:
+        lease = self._tables.configs.get((connector_pk(connector), lease_sk(task)))
+        if lease is None or lease["epoch"] != epoch:
+            current = None if lease is None else lease["epoch"]
+            raise StaleEpochError(f"connector {connector!r} task {task}: epoch {epoch} is stale "
+                                  f"(lease epoch is {current}); nothing was written")
+
     def reset(self, connector: str, partitions: Iterable[Partition] | None = None) -> None:
         with self._tables.lock:
             if partitions is None:
@@ -118,9 +122,11 @@ class InMemoryOffsetStore(OffsetStore):
             for key in keys:
                 self._tables.offsets.pop(key, None)
 
-    def alter(self, connector: str, offsets: OffsetPairs) -> None:
+    def alter(self, connector: str, offsets: OffsetPairs, *, fence: EpochFence | None = None) -> None:
         writes = offset_writes(offsets, allow_none=True)
         with self._tables.lock:
+            if fence is not None:
+                self._check_epoch(fence.connector, fence.task, fence.epoch)
             now = self._clock()
             for write in writes:
                 if write.offset is None:

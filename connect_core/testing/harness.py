@@ -226,8 +226,8 @@ class CommitFailsOnce(OffsetStore):
     def reset(self, connector: str, partitions: Iterable[Partition] | None = None) -> None:
         self.inner.reset(connector, partitions)
 
-    def alter(self, connector: str, offsets: Any) -> None:
-        self.inner.alter(connector, offsets)
+    def alter(self, connector: str, offsets: Any, *, fence: Any = None) -> None:
+        self.inner.alter(connector, offsets, fence=fence)
 
 
 class FixedQueuePolicies(QueuePolicies):

@@ -171,6 +171,16 @@ def test_the_data_at_risk_alarm_watches_the_metric_the_replicator_emits_against_
     assert f"MAX({telemetry.DATA_AT_RISK_SECONDS})" in query["Expression"]
 
 
+def test_a_link_whose_ticks_do_not_report_their_data_at_risk_alarms_and_a_stack_without_one_does_not(template):
+    from connect_core.runtime import telemetry
+
+    alarm = template["Resources"]["DataAtRiskUnreportedAlarm"]["Properties"]
+    [query] = alarm["Metrics"]
+    assert f"SUM({telemetry.DATA_AT_RISK_UNREPORTED})" in query["Expression"]
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+    assert alarm["TreatMissingData"] == "notBreaching"  # no replicator: no data, no alarm
+
+
 def test_parameters_constrain_their_values(template):
     for name, parameter in template["Parameters"].items():
         constrained = {"AllowedValues", "AllowedPattern", "MinValue", "MaxValue"} & set(parameter)

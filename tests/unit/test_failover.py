@@ -406,7 +406,8 @@ def test_the_replicator_stores_the_max_offset_its_pulls_saw_with_each_watermark(
     task._observe(key, pulled(10))  # a late answer from before: the max never goes back
     assert (task.observed[key]["max_offset"], task.observed[key]["newest_offset"]) == (12, 2)
 
-    publisher = ReplicatorPublisher(config, stores, Telemetry(), TaskContext(NAME, 0))
+    lease = stores.leases.claim(NAME, 0, "tick", 10)
+    publisher = ReplicatorPublisher(config, stores, Telemetry(), TaskContext(NAME, 0, lease.epoch))
     publisher.bind(task)
     sent = [WireMessage(b"x", topic="orders", partition=partition(0), offset={"queue_offset": o + 1},
                         headers={H_STORE_TS: str(1000 + o)}) for o in range(3)]

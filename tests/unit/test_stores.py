@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from connect_core.api.record import OffsetMap
 from connect_core.errors import ConflictError, LeaseLostError, NotFoundError, OffsetRegressionError, StaleEpochError
-from connect_core.storage import (ConnectorEntry, ConnectorStatus, State, StatusEntry, Stores, TargetState,
+from connect_core.storage import (ConnectorEntry, ConnectorStatus, EpochFence, State, StatusEntry, Stores, TargetState,
                                   TaskLease, order_key)
 
 T0 = 1_700_000_000.0
@@ -428,6 +428,27 @@ class StoreContract:
         stores.offsets.alter("c9", OffsetMap.of([(P(0), {"n": 1})]))
 
         assert stores.offsets.read_all("c9").pairs() == [(P(0), {"n": 1})]
+
+    def test_a_fenced_alter_writes_under_the_epoch_and_nothing_once_the_lease_was_claimed_again(
+            self, stores: Stores, lease: TaskLease, clock: ManualClock) -> None:
+        fence = EpochFence("c1", 0, lease.epoch)
+        stores.offsets.alter("c1.syncs", [(P(0), {"n": 1})], fence=fence)
+        clock.advance(TTL)
+        stores.leases.claim("c1", 0, "worker-b", TTL)
+
+        with pytest.raises(StaleEpochError):
+            stores.offsets.alter("c1.syncs", [(P(0), {"n": 2}), (P(1), {"n": 2})], fence=fence)
+
+        assert stores.offsets.read_all("c1.syncs").pairs() == [(P(0), {"n": 1})]
+
+    def test_a_large_fenced_alter_spans_several_transactions(self, stores: Stores, lease: TaskLease) -> None:
+        fence = EpochFence("c1", 0, lease.epoch)
+        stores.offsets.alter("c1.syncs", [(P(q), {"n": q}) for q in range(150)], fence=fence)
+        stores.offsets.alter("c1.syncs", [(P(0), None)], fence=fence)
+
+        assert len(stores.offsets.read_all("c1.syncs")) == 149
+        with pytest.raises(StaleEpochError):
+            stores.offsets.alter("c1.syncs", [], fence=EpochFence("c1", 0, lease.epoch + 1))
 
     # --- configs -------------------------------------------------------------------------
 
