@@ -380,25 +380,21 @@ class FailoverEngine:
                 for (g, b, t, q), o in sorted(per_target.items())]
 
     def _data_at_risk(self, name: str, config: Any, *, fresh: bool) -> dict[str, Any]:
-        """From the stored watermarks and observations; ``fresh``: with A's max offsets read now."""
+        """From the stored watermarks, observations and committed offsets; ``fresh``: with A's max
+        offsets read now."""
         from ..connectors import at_risk
-        from ..connectors.replicator import sync_namespace
-        from ..connectors.rocketmq import queue_partition
+        from ..rocketmq import MessageQueue
 
-        queues = self._queues(name)
-        partitions = [queue_partition(config.cluster, mq) for mq in queues]
-        syncs = self.stores.offsets.read(sync_namespace(name), partitions)
-        committed = self.stores.offsets.read(name, partitions)
-        source = self.client(config.source_cluster) if fresh else None
-        out = []
-        for mq, partition in zip(queues, partitions):
-            synced = dict(syncs[partition]) if partition in syncs else {}
-            if source is not None:
-                previous = synced.get("source") or {}
-                synced["source"] = {**previous, "max_offset": source.max_offset(mq),
-                                    "observed_at": round(self.clock(), 3)}
-            out.append(at_risk.queue_at_risk(partition, synced, committed.get(partition)))
-        return at_risk.total(out).to_dict()
+        observe = None
+        if fresh:
+            source = self.client(config.source_cluster)
+
+            def observe(p: dict[str, Any]) -> dict[str, Any]:
+                return {"max_offset": source.max_offset(MessageQueue(p["broker"], p["topic"], p["queue"])),
+                        "observed_at": round(self.clock(), 3)}
+
+        partitions = at_risk.link_partitions(self.stores, name, config.cluster)
+        return at_risk.of_link(self.stores, name, partitions, observe=observe).to_dict()
 
 
 def _detail(run: Mapping[str, Any], step: str) -> dict[str, Any]:

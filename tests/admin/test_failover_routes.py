@@ -100,3 +100,19 @@ def test_failover_of_a_connector_that_is_not_a_replicator_is_404_and_a_bad_mode_
     api = api_over(stores, Launcher())
     assert api("POST", "/connectors/plain/replication/failover", {"mode": "planned"}).status == 404
     assert api("POST", "/connectors/a-to-b/replication/failover", {"mode": "sideways"}).status == 422
+
+
+def test_the_replication_view_and_the_failover_count_the_data_at_risk_over_the_same_queues():
+    stores = Stores.in_memory()
+    with_observation(stores)
+    quiet = {**QUEUE, "queue": 2}  # read by the task, nothing copied yet: its committed start only
+    stores.configs.put_task_configs("a-to-b", [{"queues": [["broker-a", "orders", 1], ["broker-a", "orders", 2]]}], 2)
+    stores.offsets.alter("a-to-b", [(quiet, {"queue_offset": 1_000_000})])
+    api = api_over(stores, Launcher())
+
+    view = api("GET", "/connectors/a-to-b/replication").body["data_at_risk"]
+    plan = api("POST", "/connectors/a-to-b/replication/failover", {"mode": "unplanned", "dry_run": True}).body
+
+    assert view == plan["data_at_risk"]
+    assert [q["partition"]["queue"] for q in view["queues"]] == [1, 2]
+    assert view["queues"][1]["verified_offset"] == 1_000_000 and view["messages"] == 3

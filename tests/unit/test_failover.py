@@ -170,10 +170,158 @@ def test_when_the_newest_message_was_not_pulled_the_seconds_are_an_upper_bound_u
     assert (risk["messages"], risk["seconds"], risk["bound"]) == (5, 15.0, "upper")
 
 
-def test_messages_skipped_by_the_filter_are_not_at_risk():
-    synced = {"watermark": {"source_offset": 3, "store_timestamp": 5000},
-              "source": {"max_offset": 10, "observed_at": 20.0}}
-    assert at_risk.queue_at_risk(partition(0), synced, {"queue_offset": 10})["messages"] == 0
+class FakeBroker:
+    """One RocketMQ cluster as the replicator's task and publisher use it: queues of tagged messages
+    read by offset with the broker's tag filtering (a scanned range without a match answers
+    NO_MATCHED_MSG and the offset after it), and sends that append."""
+
+    def __init__(self, queues: int = 2, topic: str = "orders") -> None:
+        self.queues = {MessageQueue("broker-a", topic, q): [] for q in range(queues)}
+        self.base = {mq: 0 for mq in self.queues}  # offsets below it expired
+
+    def produce(self, queue: int, count: int, tags: str = "keep") -> None:
+        from connect_core.rocketmq.message import MessageExt
+
+        mq = MessageQueue("broker-a", "orders", queue)
+        for _ in range(count):
+            offset = self.base[mq] + len(self.queues[mq])
+            self.queues[mq].append(MessageExt("orders", b"m", tags, properties={}, born_timestamp=1000 + offset,
+                                              queue_id=queue, queue_offset=offset, store_timestamp=1000 + offset,
+                                              msg_id=f"id-{queue}-{offset}"))
+
+    def max_offset(self, mq: MessageQueue) -> int:
+        return self.base[mq] + len(self.queues[mq])
+
+    def min_offset(self, mq: MessageQueue) -> int:
+        return self.base[mq]
+
+    def pull(self, mq: MessageQueue, offset: int, max_messages: int = 32, tag_expression: str = "*",
+             **_: Any) -> Any:
+        from types import SimpleNamespace
+
+        top = self.max_offset(mq)
+        if offset < self.base[mq] or offset > top:
+            return SimpleNamespace(status="OFFSET_ILLEGAL", messages=[], next_offset=offset,
+                                   min_offset=self.base[mq], max_offset=top)
+        scanned = self.queues[mq][offset - self.base[mq]:offset - self.base[mq] + max_messages]
+        wanted = None if tag_expression == "*" else {t.strip() for t in tag_expression.split("||")}
+        found = [m for m in scanned if wanted is None or m.tags in wanted]
+        status = "FOUND" if found else "NO_MATCHED_MSG" if scanned else "NO_NEW_MSG"
+        return SimpleNamespace(status=status, messages=found, next_offset=offset + len(scanned),
+                               min_offset=self.base[mq], max_offset=top)
+
+    def start_pull(self, mq: MessageQueue, offset: int, **options: Any) -> Any:
+        return Done(self.pull(mq, offset, **options))
+
+    def writable_queues(self, topic: str) -> list[MessageQueue]:
+        return [mq for mq in self.queues if mq.topic == topic]
+
+    message_queues = writable_queues
+
+    def invalidate_route(self, topic: str) -> None:
+        pass
+
+    def start_send(self, messages: list[Any], queue: MessageQueue) -> Any:
+        from types import SimpleNamespace
+
+        first = self.max_offset(queue)
+        self.queues[queue].extend(messages)
+        return Done(SimpleNamespace(queue_offset=first))
+
+    def query_consumer_offset(self, group: str, mq: MessageQueue) -> int | None:
+        return None
+
+
+class Done:
+    """A request in flight that has its answer already."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def result(self) -> Any:
+        return self.value
+
+    def cancel(self) -> None:
+        pass
+
+    def ready(self) -> bool:
+        return True
+
+    def overdue(self) -> bool:
+        return False
+
+
+@pytest.fixture
+def link(monkeypatch, stores) -> tuple[FakeBroker, FakeBroker, Any]:
+    """A replicator A → B over fake brokers, and a function that runs one tick of its task."""
+    from connect_core.connectors import replicator
+    from connect_core.runtime.source_runner import SourceRunner
+
+    source, target = FakeBroker(), FakeBroker()
+    monkeypatch.setattr(replicator, "client_for", lambda addr, security=None, cluster=None:
+                        source if cluster == "A" else target)
+
+    def tick(**config: Any) -> Any:
+        entry = stores.configs.get_connector(NAME)
+        stores.configs.put_connector(NAME, {**entry.config, "polling": "drain", **config})
+        result = SourceRunner(stores, owner="tick").tick(NAME, 0, lambda: 60_000)
+        assert result.outcome == "ran", result.error
+        return result
+
+    return source, target, tick
+
+
+def stored_risk(stores: Stores) -> int:
+    return at_risk.of_link(stores, NAME, at_risk.link_partitions(stores, NAME, "A")).messages
+
+
+def test_messages_skipped_by_the_filter_are_not_at_risk(link, stores, engine, a):
+    source, target, tick = link
+    source.produce(0, 4, tags="keep")
+    source.produce(0, 6, tags="drop")  # a filtered tail: nothing to copy, nothing committed by a record
+
+    tick(tag_filter="keep")
+
+    assert stores.offsets.read(NAME, [partition(0)])[partition(0)] == {"queue_offset": 10}
+    assert stored_risk(stores) == 0
+    a.max = {mq: source.max_offset(mq) for mq in a.max}
+    assert engine.plan(NAME, "planned")["data_at_risk"]["messages"] == 0
+
+
+def test_a_link_that_starts_at_latest_on_a_quiet_queue_has_nothing_at_risk_and_drains(
+        link, stores, engine, a, clock):
+    source, target, tick = link
+    source.produce(0, 1000, tags="old")
+    a.max = {mq: source.max_offset(mq) for mq in a.max}
+
+    tick(start="latest")
+
+    assert stores.offsets.read(NAME, [partition(0)])[partition(0)] == {"queue_offset": 1000}
+    assert stored_risk(stores) == 0
+    run = run_to_end(engine, "planned", clock)
+    assert run["status"] == "SUCCEEDED", run["error"]
+    assert run["steps"][0]["name"] == "drain" and run["data_at_risk"]["messages"] == 0
+
+
+def test_a_restarted_task_resumes_at_the_latest_position_it_resolved_and_skips_nothing(link, stores):
+    source, target, tick = link
+    source.produce(0, 50)
+    tick(start="latest")  # a quiet tick: nothing to copy, but "latest" (50) is now committed
+    source.produce(0, 3)  # arrives while no tick runs (the last one crashed, say)
+
+    tick(start="latest")  # a new task instance: "latest" would now be 53
+
+    assert len(target.queues[MessageQueue("broker-a", "orders", 0)]) == 3
+
+
+def test_a_queue_whose_messages_expired_commits_where_the_broker_resumes_it(link, stores):
+    source, target, tick = link
+    mq = MessageQueue("broker-a", "orders", 0)
+    source.base[mq] = 500  # 0..499 expired, nothing newer
+
+    tick()
+
+    assert stores.offsets.read(NAME, [partition(0)])[partition(0)] == {"queue_offset": 500}
 
 
 def test_totals_sum_messages_take_the_largest_seconds_and_the_oldest_observation():
