@@ -164,6 +164,10 @@ class ReplicationRun(_Body):
     connector: str
     kind: Literal["planned", "unplanned", "failback"]
     status: Literal["RUNNING", "SUCCEEDED", "FAILED"]
+    attempt: int = Field(0, description="0 for the first execution; each resume starts the next attempt, and "
+                                        "executions of earlier attempts can no longer change the run.")
+    version: int | None = Field(None, description="How often the run was written (each write is conditional "
+                                                  "on the version read).")
     created_at: float
     finished_at: float | None
     error: str | None

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
 from ..api.record import partition_key
-from ..errors import ConnectError, NotFoundError
+from ..errors import ConflictError, ConnectError, NotFoundError
 from ..storage import State, Stores, TargetState
 
 logger = logging.getLogger("connect_core.failover")
@@ -45,6 +45,8 @@ STEPS: dict[str, tuple[str, ...]] = {
     "failback": ("check", "reverse_offsets", "start_reverse"),
 }
 RUNNING, SUCCEEDED, FAILED = "RUNNING", "SUCCEEDED", "FAILED"
+#: What ``advance`` answers an execution of an earlier attempt: a resume started a newer one.
+SUPERSEDED = "SUPERSEDED"
 
 
 class FailoverError(ConnectError):
@@ -76,14 +78,27 @@ class Wait:
     reason: str
 
 
+class RunSuperseded(ConflictError):
+    """Another writer changed the run since it was read (a resume started a newer attempt)."""
+
+
 class RunStore:
-    """Runs, one item each, in the offsets table under ``<name>.dr-runs``."""
+    """Runs, one item each, in the offsets table under ``<name>.dr-runs``. Each write is conditional
+    on the version it read (``run["version"]``): a writer that lost a race (an execution a resume
+    superseded) gets ConflictError and writes nothing."""
 
     def __init__(self, stores: Stores) -> None:
         self.stores = stores
 
-    def save(self, run: Mapping[str, Any]) -> None:
-        self.stores.offsets.alter(runs_namespace(run["connector"]), [({"run": run["id"]}, dict(run))])
+    def save(self, run: dict[str, Any]) -> None:
+        version = run.get("version", 0)
+        try:
+            run["version"] = self.stores.offsets.write_versioned(
+                runs_namespace(run["connector"]), {"run": run["id"]}, {**run, "version": version + 1},
+                expected_version=version)
+        except ConflictError as exc:
+            raise RunSuperseded(f"run {run['id']} of {run['connector']!r} was changed by another writer "
+                                f"(a resume, a newer execution): {exc}") from None
 
     def get(self, name: str, run_id: str) -> dict[str, Any]:
         found = self.stores.offsets.read(runs_namespace(name), [{"run": run_id}])
@@ -125,7 +140,7 @@ class FailoverEngine:
             raise FailoverError(f"unknown run kind {kind!r}: planned, unplanned or failback")
         now = self.clock()
         run = {"id": f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime(now))}-{uuid.uuid4().hex[:8]}",
-               "connector": name, "kind": kind, "status": RUNNING, "created_at": round(now, 3),
+               "connector": name, "kind": kind, "status": RUNNING, "attempt": 0, "created_at": round(now, 3),
                "finished_at": None, "error": None,
                "drain_timeout_s": drain_timeout_s or self.settings.drain_timeout_s,
                "steps": [{"name": step, "status": "pending", "started_at": None, "finished_at": None,
@@ -133,12 +148,23 @@ class FailoverEngine:
         self.runs.save(run)
         return run
 
-    def advance(self, name: str, run_id: str) -> dict[str, Any]:
+    def advance(self, name: str, run_id: str, attempt: int | None = None) -> dict[str, Any]:
         """Carry out the run's next steps until it ends or one must wait. Returns
-        ``{"status", "wait_s", "step"}``; raises when a step fails (the run is then FAILED)."""
+        ``{"status", "wait_s", "step"}``; raises when a step fails (the run is then FAILED).
+        ``attempt``: the execution's; once a resume started a newer attempt, this one is SUPERSEDED
+        and writes nothing more."""
         run = self.runs.get(name, run_id)
+        if attempt is not None and run.get("attempt", 0) != attempt:
+            return {"status": SUPERSEDED, "wait_s": 0, "step": None}
         if run["status"] != RUNNING:
             return {"status": run["status"], "wait_s": 0, "step": None}
+        try:
+            return self._advance(run)
+        except RunSuperseded:
+            logger.info("run superseded while advancing", extra={"connector": name, "run": run_id})
+            return {"status": SUPERSEDED, "wait_s": 0, "step": None}
+
+    def _advance(self, run: dict[str, Any]) -> dict[str, Any]:
         for step in run["steps"]:
             if step["status"] == "done":
                 continue
@@ -164,21 +190,28 @@ class FailoverEngine:
         self._end(run, SUCCEEDED, None)
         return {"status": SUCCEEDED, "wait_s": 0, "step": None}
 
-    def fail(self, name: str, run_id: str, error: str) -> dict[str, Any]:
-        """Mark a run FAILED (the state machine's catch-all); completed steps stay completed."""
+    def fail(self, name: str, run_id: str, error: str, attempt: int | None = None) -> dict[str, Any]:
+        """Mark a run FAILED (the state machine's catch-all, or a launch that failed); completed
+        steps stay completed. An execution of an earlier ``attempt`` changes nothing."""
         run = self.runs.get(name, run_id)
-        if run["status"] == RUNNING:
-            for step in run["steps"]:
-                if step["status"] == "running":
-                    step["status"] = "failed"
+        if run["status"] != RUNNING or (attempt is not None and run.get("attempt", 0) != attempt):
+            return run
+        for step in run["steps"]:
+            if step["status"] == "running":
+                step["status"] = "failed"
+        try:
             self._end(run, FAILED, error)
+        except RunSuperseded:  # a newer attempt wrote it meanwhile: that one decides
+            return self.runs.get(name, run_id)
         return run
 
     def resume(self, name: str, run_id: str) -> dict[str, Any]:
-        """Make a FAILED run RUNNING again: its next ``advance`` retries the failed step."""
+        """Make a FAILED run RUNNING again as a new attempt: its next ``advance`` retries the failed
+        step, and the executions of earlier attempts can no longer write it. ConflictError when
+        another writer got there first."""
         run = self.runs.get(name, run_id)
         if run["status"] == FAILED:
-            run.update(status=RUNNING, finished_at=None, error=None)
+            run.update(status=RUNNING, finished_at=None, error=None, attempt=run.get("attempt", 0) + 1)
             self.runs.save(run)
         return run
 

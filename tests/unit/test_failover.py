@@ -445,6 +445,36 @@ def test_a_run_that_failed_mid_way_resumes_at_the_failed_step_and_skips_the_comp
     assert b.groups[("billing", MessageQueue("broker-a", "orders", 0))] == 7
 
 
+def test_an_execution_that_a_resume_superseded_can_no_longer_change_the_run(engine, stores, b, clock):
+    b.down = True  # the divergence step fails: the run is FAILED, its execution about to MarkFailed
+    run = engine.begin(NAME, "unplanned")
+    with pytest.raises(ConnectionRefusedError):
+        for _ in range(10):
+            clock.now += engine.advance(NAME, run["id"], attempt=0)["wait_s"]
+    b.down = False
+    engine.resume(NAME, run["id"])  # attempt 1, a new execution
+
+    engine.fail(NAME, run["id"], "States.TaskFailed: the old execution's catch-all", attempt=0)
+    assert engine.advance(NAME, run["id"], attempt=0)["status"] == "SUPERSEDED"
+
+    stored = engine.runs.get(NAME, run["id"])
+    assert (stored["status"], stored["attempt"], stored["error"]) == ("RUNNING", 1, None)
+    assert engine.advance(NAME, run["id"], attempt=1)["status"] == "SUCCEEDED"
+
+
+def test_a_writer_that_read_the_run_before_another_wrote_it_writes_nothing(engine, stores):
+    from connect_core.errors import ConflictError
+
+    run = engine.begin(NAME, "unplanned")
+    stale = engine.runs.get(NAME, run["id"])
+    engine.fail(NAME, run["id"], "first writer")
+
+    stale["status"] = "SUCCEEDED"
+    with pytest.raises(ConflictError):
+        engine.runs.save(stale)
+    assert engine.runs.get(NAME, run["id"])["error"] == "first writer"
+
+
 def test_running_a_finished_run_again_changes_nothing(engine, stores, b, clock):
     replicated(stores, 0, 10, observed_max=10)
     run = run_to_end(engine, "unplanned", clock)
