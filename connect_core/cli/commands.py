@@ -208,16 +208,23 @@ def _run_resume(client: ConnectClient, args: argparse.Namespace, console: Consol
 
 
 def _follow(client: ConnectClient, args: argparse.Namespace, console: Console, body: Any) -> int:
-    """A dry run's plan is printed as it came; a run is waited for (unless --no-wait), then reported."""
+    """A dry run's plan is printed as it came; a run is waited for (unless --no-wait) at most
+    --wait-timeout, then reported: exit 1 when it FAILED, 3 when it still runs."""
     if body.get("dry_run"):
         console.result(body, lambda: _plan_text(body))
         return 0
     if not args.no_wait:
-        console.note(f"run {body['id']} started; waiting for it (Ctrl-C stops waiting, not the run)")
-        while body["status"] == "RUNNING":
-            time.sleep(args.poll)
+        console.note(f"run {body['id']} started; waiting for it at most {args.wait_timeout:g} s "
+                     "(Ctrl-C stops waiting, not the run)")
+        deadline = time.monotonic() + args.wait_timeout
+        while body["status"] == "RUNNING" and time.monotonic() < deadline:
+            time.sleep(max(0.0, min(args.poll, deadline - time.monotonic())))
             body = client.replication_run(args.name, body["id"])
     console.result(body, lambda: _run_text(body))
+    if body["status"] == "RUNNING" and not args.no_wait:
+        console.note(f"{PROG}: run {body['id']} is still RUNNING after {args.wait_timeout:g} s; stopped waiting "
+                     f"(the run goes on): `{PROG} replication status {args.name} {body['id']}` shows it")
+        return 3
     return 1 if body["status"] == "FAILED" else 0
 
 
@@ -574,6 +581,9 @@ def build_parser() -> argparse.ArgumentParser:
     def waits(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--no-wait", action="store_true", help="print the started run and return")
         sub.add_argument("--poll", type=_seconds, default=2.0, metavar="SECONDS", help="how often to look (2)")
+        # not --timeout: that is every command's wait for one API answer
+        sub.add_argument("--wait-timeout", type=_seconds, default=900.0, metavar="SECONDS",
+                         help="stop waiting after this long, exit 3; the run goes on (900)")
 
     sub = command(on_replication, "failover", _failover,
                   "stop replicating A -> B and move the consumer groups to B (docs/disaster-recovery.md)")
