@@ -189,6 +189,9 @@ class ReplicationPlan(_Body):
     steps: list[str]
     offsets: list[dict[str, Any]] | None = Field(None, description="Per group and target queue, the offset that "
                                                                    "would be applied (never backwards).")
+    not_translated: list[dict[str, Any]] | None = Field(
+        None, description="Per group and source queue without a translation (no offset syncs that old, no "
+                          "checkpoint): 'group', 'partition' and 'reason'. Those groups are not moved there.")
     data_at_risk: DataAtRiskInfo | None = None
     reverse_connector: dict[str, Any] | None = None
     reverse_offsets: list[dict[str, Any]] | None = None

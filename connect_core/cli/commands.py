@@ -268,15 +268,25 @@ def _run_text(run: dict[str, Any]) -> str:
     lines = [f"run {run['id']} ({run['kind']}) {run['status']}" + (f": {run['error']}" if run.get("error") else "")]
     lines.append(table(["STEP", "STATUS", "SECONDS", "DETAIL"],
                        [[s["name"], s["status"], s["seconds"], _step_detail(s)] for s in run["steps"]]))
-    applied = next((s["detail"]["offsets"] for s in run["steps"]
-                    if s["name"] == "apply_offsets" and s["status"] == "done"), None)
+    detail = next((s["detail"] for s in run["steps"] if s["name"] == "apply_offsets" and s["status"] == "done"), {})
+    applied = detail.get("offsets")
     if applied:
         lines.append(table(["GROUP", "TARGET QUEUE", "OFFSET", "WAS", "APPLIED"],
                            [[o["group"], f"{o['topic']}/{o['broker']}/{o['queue']}", o["offset"], o.get("previous"),
                              o.get("applied")] for o in applied]))
+    if detail.get("not_translated"):
+        lines.append(_not_translated_text(detail["not_translated"]))
     if run.get("data_at_risk"):
         lines.append(_risk_text(run["data_at_risk"]))
     return "\n\n".join(lines)
+
+
+def _not_translated_text(missing: list[dict[str, Any]]) -> str:
+    """Groups and source queues left where they are on the target, and why."""
+    return "not translated (these groups are not moved on these queues):\n" + table(
+        ["GROUP", "SOURCE QUEUE", "REASON"],
+        [[m["group"], f"{m['partition'].get('topic')}/{m['partition'].get('broker')}/{m['partition'].get('queue')}",
+          m["reason"]] for m in missing])
 
 
 def _step_detail(step: dict[str, Any]) -> str:
@@ -299,6 +309,8 @@ def _plan_text(plan: dict[str, Any]) -> str:
         lines.append(table(["GROUP", "TARGET QUEUE", "OFFSET"],
                            [[o["group"], f"{o['topic']}/{o['broker']}/{o['queue']}", o["offset"]]
                             for o in plan["offsets"]]) if plan["offsets"] else "no group offsets to apply")
+    if plan.get("not_translated"):
+        lines.append(_not_translated_text(plan["not_translated"]))
     if plan.get("data_at_risk") is not None:
         lines.append(_risk_text(plan["data_at_risk"]))
     if plan.get("reverse_connector"):

@@ -15,9 +15,10 @@ failed half-way is run again from its start on resume: every step is idempotent.
 * **unplanned** (A unreachable): the same without ``drain``; offsets come from the stored
   checkpoints and the data at risk from the stored observations. Nothing calls A.
 * **failback**: ``check`` (the link's last failover) → ``reverse_offsets`` (the reverse connector
-  ``<name>-failback``, B → A, starts at B's offsets at the failover point: everything B received
-  since) → ``start_reverse`` (create or update it through the reconfigure state machine, RUNNING).
-  The loop guard skips every replica that came from A, so nothing echoes.
+  ``<name>-failback``, B → A, starts on each of B's queues right after the replicator's last write
+  there, so what clients wrote to B before the failover goes back too; the divergence point where
+  the replicator never wrote) → ``start_reverse`` (create or update it through the reconfigure
+  state machine, RUNNING). The loop guard skips every replica that came from A, so nothing echoes.
 
 ``plan`` answers a dry run: the steps and the offsets a run would apply, and the data at risk,
 without writing anything.
@@ -227,7 +228,7 @@ class FailoverEngine:
             out["reverse_connector"] = reverse_config(config, reverse_name(name))
             out["reverse_offsets"] = self._reverse_offsets_of(config, failover)
             return out
-        out["offsets"] = self._translations(config, planned=kind == "planned")
+        out["offsets"], out["not_translated"] = self._translations(config, planned=kind == "planned")
         out["data_at_risk"] = self._data_at_risk(name, config, fresh=kind == "planned")
         return out
 
@@ -277,7 +278,7 @@ class FailoverEngine:
 
     def _apply_offsets(self, run: dict[str, Any], step: dict[str, Any]) -> Any:
         config = self._config(self._replicator(run["connector"]).config)
-        offsets = self._translations(config, planned=run["kind"] == "planned")
+        offsets, missing = self._translations(config, planned=run["kind"] == "planned")
         target = self.client(config.target_cluster)
         from ..rocketmq import MessageQueue
 
@@ -288,7 +289,7 @@ class FailoverEngine:
             item["applied"] = current is None or current < item["offset"]
             if item["applied"]:
                 target.update_consumer_offset(item["group"], mq, item["offset"])
-        return {"offsets": offsets}
+        return {"offsets": offsets, "not_translated": missing}
 
     def _divergence(self, run: dict[str, Any], step: dict[str, Any]) -> Any:
         config = self._config(self._replicator(run["connector"]).config)
@@ -316,9 +317,29 @@ class FailoverEngine:
         return {"failover_run": failover["id"], "target_max": _detail(failover, "divergence")["target_max"]}
 
     def _reverse_offsets_of(self, config: Any, failover: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Where the reverse link starts on each target queue: after the replicator's last write
+        there (the smallest over the source queues feeding it), so messages clients wrote to B
+        before the failover go back too; where it never wrote, the failover's divergence point.
+        Copies from A read on the way are skipped by the loop guard."""
+        from ..connectors.replicator import sync_namespace
+
         cluster = config.target_cluster.name
-        return [{"partition": {"cluster": cluster, "broker": q["broker"], "topic": q["topic"], "queue": q["queue"]},
-                 "offset": {"queue_offset": q["max_offset"]}} for q in _detail(failover, "divergence")["target_max"]]
+        written: dict[tuple[str, str, int], int] = {}
+        for _, synced in self.stores.offsets.read_all(sync_namespace(config.name)).pairs():
+            watermark = synced.get("watermark")
+            if watermark and watermark.get("target") is not None:
+                broker, topic, queue = watermark["target"]
+                key, after = (broker, topic, int(queue)), int(watermark["target_offset"]) + 1
+                written[key] = min(written.get(key, after), after)
+        out = []
+        for q in _detail(failover, "divergence")["target_max"]:
+            after = written.get((q["broker"], q["topic"], int(q["queue"])))
+            start, basis = (q["max_offset"], "divergence") if after is None else \
+                (min(after, q["max_offset"]), "after the replicator's last write")
+            out.append({"partition": {"cluster": cluster, "broker": q["broker"], "topic": q["topic"],
+                                      "queue": q["queue"]},
+                        "offset": {"queue_offset": start}, "from": basis})
+        return out
 
     def _reverse_offsets(self, run: dict[str, Any], step: dict[str, Any]) -> Any:
         name = run["connector"]
@@ -378,39 +399,50 @@ class FailoverEngine:
                 return run
         raise FailoverError(f"connector {name!r} has no completed failover to fail back from")
 
-    def _translations(self, config: Any, *, planned: bool) -> list[dict[str, Any]]:
+    def _translations(self, config: Any, *, planned: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Each group's offset per target queue: planned, its committed offset on A translated
         through the offset syncs now; unplanned, the last stored checkpoints. Several source
-        queues feeding one target queue: the smallest (safe) offset."""
-        from ..connectors.replicator import checkpoint_namespace, sync_namespace, translate
+        queues feeding one target queue: the smallest (safe) offset. Second, each group and source
+        queue that has no translation, with the reason: its group is not moved on that queue."""
+        from ..connectors.replicator import checkpoint_namespace, sync_namespace, translate, untranslated_reason
         from ..connectors.rocketmq import queue_partition
 
         per_target: dict[tuple[str, str, str, int], int] = {}
+        missing: list[dict[str, Any]] = []
+        queues = self._queues(config.name)
+        partitions = [queue_partition(config.cluster, mq) for mq in queues]
         if planned:
             source = self.client(config.source_cluster)
-            queues = self._queues(config.name)
-            partitions = [queue_partition(config.cluster, mq) for mq in queues]
             syncs = self.stores.offsets.read(sync_namespace(config.name), partitions)
             for group in config.groups:
                 for mq, partition in zip(queues, partitions):
                     committed = source.query_consumer_offset(group, mq)
-                    if committed is None or partition not in syncs:
-                        continue
-                    translated = translate(syncs[partition]["history"], committed)
+                    history = syncs[partition]["history"] if partition in syncs else None
+                    translated = translate(history, committed) if history and committed is not None else None
                     if translated is None:
+                        missing.append({"group": group, "partition": partition,
+                                        "reason": untranslated_reason(history, committed)})
                         continue
-                    broker, topic, queue = syncs[partition]["history"][-1]["target"]
-                    key = (group, broker, topic, int(queue))
-                    per_target[key] = min(per_target.get(key, translated), translated)
+                    (broker, topic, queue), offset = translated
+                    key = (group, broker, topic, queue)
+                    per_target[key] = min(per_target.get(key, offset), offset)
         else:
-            for partition, checkpoint in self.stores.offsets.read_all(checkpoint_namespace(config.name)).pairs():
-                if partition.get("group") not in config.groups:
-                    continue
-                broker, topic, queue = checkpoint["target"]
-                key = (partition["group"], broker, topic, int(queue))
-                per_target[key] = min(per_target.get(key, checkpoint["target_offset"]), checkpoint["target_offset"])
-        return [{"group": g, "broker": b, "topic": t, "queue": q, "offset": o}
-                for (g, b, t, q), o in sorted(per_target.items())]
+            checkpoints = self.stores.offsets.read(
+                checkpoint_namespace(config.name), [{**p, "group": g} for g in config.groups for p in partitions])
+            for group in config.groups:
+                for partition in partitions:
+                    checkpoint = checkpoints.get({**partition, "group": group})
+                    if checkpoint is None:
+                        missing.append({"group": group, "partition": partition,
+                                        "reason": "no checkpoint: when checkpoints were taken the group had no "
+                                                  "committed offset on this queue, or nothing of it was replicated"})
+                        continue
+                    broker, topic, queue = checkpoint["target"]
+                    key = (group, broker, topic, int(queue))
+                    per_target[key] = min(per_target.get(key, checkpoint["target_offset"]), checkpoint["target_offset"])
+        offsets = [{"group": g, "broker": b, "topic": t, "queue": q, "offset": o}
+                   for (g, b, t, q), o in sorted(per_target.items())]
+        return offsets, missing
 
     def _data_at_risk(self, name: str, config: Any, *, fresh: bool) -> dict[str, Any]:
         """From the stored watermarks, observations and committed offsets; ``fresh``: with A's max

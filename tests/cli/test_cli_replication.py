@@ -96,3 +96,13 @@ def test_a_run_that_could_not_start_is_reported_with_its_reason_and_exits_1(stub
     result = cli("replication", "failover", "a-to-b", "--unplanned")
     assert result.code == 1
     assert "ThrottlingException" in result.err and "HTTP 503" in result.err
+
+
+def test_a_plan_lists_the_groups_it_cannot_translate_and_why(stub_api, cli):
+    stub_api.on("POST", "/connectors/a-to-b/replication/failover", body={
+        "connector": "a-to-b", "kind": "unplanned", "dry_run": True, "steps": ["stop"], "offsets": [],
+        "not_translated": [{"group": "billing", "partition": {"cluster": "A", "broker": "broker-a", "topic": "orders",
+                                                               "queue": 2}, "reason": "no checkpoint: ..."}]})
+    result = cli("replication", "failover", "a-to-b", "--unplanned", "--dry-run")
+    assert result.code == 0
+    assert "not translated" in result.out and "orders/broker-a/2" in result.out and "no checkpoint" in result.out

@@ -407,6 +407,49 @@ def test_a_planned_failover_waits_until_the_link_has_drained_then_translates_the
     assert run["data_at_risk"]["messages"] == 0
 
 
+def test_a_group_is_moved_on_the_target_queue_of_the_offset_syncs_its_offset_was_translated_through(
+        engine, stores, a, b, clock):
+    b.max = {MessageQueue("broker-a", "orders", q): 0 for q in range(4)}  # B grew from 2 queues to 4
+    replicated(stores, 0, 10, observed_max=10)
+    [(p0, item)] = [(p, i) for p, i in stores.offsets.read_all(sync_namespace(NAME)).pairs() if p["queue"] == 0]
+    # source 0..4 of queue 0 went to B's queue 0 (at 50..54), 5..9 to B's queue 2 (at 0..4)
+    item["history"] = [{"source_offset": 0, "target_offset": 50, "count": 5, "target": ["broker-a", "orders", 0]},
+                       {"source_offset": 5, "target_offset": 0, "count": 5, "target": ["broker-a", "orders", 2]}]
+    stores.offsets.alter(sync_namespace(NAME), [(p0, item)])
+    a.max = {mq: 10 for mq in a.max}
+    replicated(stores, 1, 10, observed_max=10)
+    a.groups[("billing", MessageQueue("broker-a", "orders", 0))] = 3
+
+    run = run_to_end(engine, "planned", clock)
+
+    assert run["status"] == "SUCCEEDED", run["error"]
+    assert b.groups[("billing", MessageQueue("broker-a", "orders", 0))] == 53
+    assert ("billing", MessageQueue("broker-a", "orders", 2)) not in b.groups
+
+
+def test_groups_and_queues_without_a_translation_are_reported_as_not_translated_with_the_reason(
+        engine, stores, a, b, clock):
+    replicated(stores, 0, 10, observed_max=10)  # queue 1: nothing replicated
+    a.max = {MessageQueue("broker-a", "orders", 0): 10, MessageQueue("broker-a", "orders", 1): 0}
+    a.groups[("billing", MessageQueue("broker-a", "orders", 0))] = 4
+
+    plan = engine.plan(NAME, "planned")
+    assert plan["offsets"] == [{"group": "billing", "broker": "broker-a", "topic": "orders", "queue": 0, "offset": 4}]
+    assert [(m["group"], m["partition"]["queue"]) for m in plan["not_translated"]] == [("billing", 1)]
+    assert "no committed offset" in plan["not_translated"][0]["reason"]
+
+    unplanned = engine.plan(NAME, "unplanned")  # no checkpoint stored at all
+    assert [(m["partition"]["queue"], m["reason"][:13]) for m in unplanned["not_translated"]] == \
+        [(0, "no checkpoint"), (1, "no checkpoint")]
+
+    run = run_to_end(engine, "unplanned", clock)
+    assert len(_detail_of(run, "apply_offsets")["not_translated"]) == 2
+
+
+def _detail_of(run: dict[str, Any], step: str) -> dict[str, Any]:
+    return next(s["detail"] for s in run["steps"] if s["name"] == step)
+
+
 def test_a_planned_failover_that_cannot_drain_fails_without_stopping_the_link(engine, stores, a, clock):
     for mq in a.max:
         a.max[mq] = 10
@@ -518,6 +561,19 @@ def test_failback_starts_the_reverse_link_at_the_target_offsets_of_the_failover_
     assert offsets == {0: 10, 1: 11}
     assert [c["name"] for c in applied] == [reverse]
     assert applied[0]["source_cluster"]["name"] == "B" and applied[0]["target_cluster"]["name"] == "A"
+
+
+def test_failback_sends_back_what_clients_wrote_to_b_before_the_failover(engine, stores, b, clock):
+    replicated(stores, 0, 10, observed_max=10, target_offset=100)  # the replicator wrote B's 100..109
+    replicated(stores, 1, 5, observed_max=5, target_offset=0)
+    b.max = {MessageQueue("broker-a", "orders", 0): 114, MessageQueue("broker-a", "orders", 1): 5}  # clients: 110..113
+    run_to_end(engine, "unplanned", clock)
+
+    run = run_to_end(engine, "failback", clock)
+
+    assert run["status"] == "SUCCEEDED", run["error"]
+    offsets = {p["queue"]: o["queue_offset"] for p, o in stores.offsets.read_all(reverse_name(NAME)).pairs()}
+    assert offsets == {0: 110, 1: 5}
 
 
 def test_failback_never_moves_a_reverse_link_backwards(engine, stores, b, clock, applied):
