@@ -25,7 +25,8 @@ from ..runtime.controller import ConnectorController, ReconfigureFailed
 from ..storage import ConnectorEntry, State, Stores, TargetState
 from . import offsets as offsets_
 from . import plugins, views
-from .errors import ApiError, BadRequest, Conflict, MethodNotAllowed, NotFound, ServerError, Unprocessable, invalid_config
+from .errors import (ApiError, BadRequest, Conflict, MethodNotAllowed, NotFound, ServerError, ServiceUnavailable,
+                     Unprocessable, invalid_config)
 from .lifecycle import SinkMappings, SourceTicks
 from .models import (ConnectorExpansion, ConnectorOffsets, CreateConnectorRequest, FailbackRequest, FailoverRequest,
                      Message, ReplicationPlan, ReplicationRun, ReplicationRuns, ServerInfo)
@@ -206,13 +207,19 @@ class AdminApi:
         return _ok(ReplicationRun.model_validate(run))
 
     def resume_replication_run(self, request: Request) -> Response:
+        from ..runtime.failover import RunSuperseded
+
         engine = self._engine()
         name = self._entry(request).name
         run = engine.runs.get(name, request.params["run"])
         if run["status"] != "FAILED":
             raise Conflict(f"run {run['id']} is {run['status']}: only a FAILED run resumes")
-        run = engine.resume(name, run["id"])
-        self.failover.start(name, run["id"], attempt=sum(1 for s in run["steps"] if s["status"] == "failed"))
+        self.failover.require()
+        try:
+            run = engine.resume(name, run["id"])
+        except RunSuperseded as exc:
+            raise Conflict(f"{exc}: look at the run again") from None
+        self._launch(engine, run)
         return _ok(ReplicationRun.model_validate(run), 202)
 
     def _start_run(self, request: Request, kind: str, dry_run: bool, **options: Any) -> Response:
@@ -224,11 +231,26 @@ class AdminApi:
         if running:
             raise Conflict(f"run {running[0]} of {entry.name} is still running: wait for it, or look at its "
                            f"report (GET /connectors/{entry.name}/replication/runs/{running[0]})")
+        self.failover.require()
         run = engine.begin(entry.name, kind, **{k: v for k, v in options.items() if v is not None})
-        self.failover.start(entry.name, run["id"])
+        self._launch(engine, run)
         logger.info("replication run started", extra={"connector": entry.name, "run": run["id"], "kind": kind})
         return _ok(ReplicationRun.model_validate(run), 202, headers={
             "Location": f"/connectors/{entry.name}/replication/runs/{run['id']}"})
+
+    def _launch(self, engine: Any, run: dict[str, Any]) -> None:
+        """Start the run's execution; when it cannot start, the run is FAILED with the reason (so
+        it neither blocks the next run nor leaves a waiting client polling) and the answer is 503."""
+        try:
+            self.failover.start(run["connector"], run["id"], attempt=run["attempt"])
+        except Exception as exc:  # noqa: BLE001 - any refusal (no state machine, throttled, denied) ends the run
+            reason = f"the failover state machine did not start: {type(exc).__name__}: {exc}"
+            engine.fail(run["connector"], run["id"], reason, attempt=run["attempt"])
+            logger.warning("replication run not started", extra={"connector": run["connector"], "run": run["id"],
+                                                                 "error": reason})
+            raise ServiceUnavailable(f"run {run['id']} of {run['connector']} is FAILED: {reason}. Fix the cause, "
+                                     f"then resume it (POST /connectors/{run['connector']}/replication/runs/"
+                                     f"{run['id']}/resume)") from exc
 
     def _engine(self) -> Any:
         from ..runtime.failover import FailoverEngine
@@ -415,22 +437,33 @@ class AdminApi:
 
 
 class FailoverLauncher:
-    """Starts the failover state machine for a run (its execution named after the run)."""
+    """Starts the failover state machine for a run: one execution per attempt, each with a name of
+    its own (execution names are never reused), carrying the attempt it runs."""
 
     def __init__(self, state_machine_arn: str | None) -> None:
         self.state_machine_arn = state_machine_arn
 
+    def require(self) -> None:
+        """Refuse before anything is stored when there is no state machine to start."""
+        if not self.state_machine_arn:
+            raise ServiceUnavailable("this deployment has no failover state machine (FAILOVER_STATE_MACHINE_ARN "
+                                     "is not set): nothing was started")
+
     def start(self, connector: str, run_id: str, *, attempt: int = 0) -> None:
         import json
+        import uuid
 
         from .. import aws
 
-        if not self.state_machine_arn:
-            raise ServerError("this deployment has no failover state machine (FAILOVER_STATE_MACHINE_ARN)")
-        name = f"{connector[:40]}-{run_id}" + (f"-r{attempt}-{int(time.time())}" if attempt else "")
+        self.require()
         aws.client("stepfunctions").start_execution(
-            stateMachineArn=self.state_machine_arn, name=name[:80],
-            input=json.dumps({"connector": connector, "run": run_id}))
+            stateMachineArn=self.state_machine_arn, name=execution_name(connector, run_id, attempt, uuid.uuid4().hex[:8]),
+            input=json.dumps({"connector": connector, "run": run_id, "attempt": attempt}))
+
+
+def execution_name(connector: str, run_id: str, attempt: int, unique: str) -> str:
+    """At most 80 characters, the unique part always kept."""
+    return f"{connector[:80 - len(run_id) - len(unique) - len(str(attempt)) - 5]}-{run_id}-a{attempt}-{unique}"
 
 
 def _query(query: str | Mapping[str, Any] | None) -> dict[str, list[str]]:

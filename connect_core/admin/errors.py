@@ -60,6 +60,12 @@ class ServerError(ApiError):
     status = 500
 
 
+class ServiceUnavailable(ApiError):
+    """Something this request needs is missing or refused it (the failover state machine did not start)."""
+
+    status = 503
+
+
 def invalid_config(exc: ConfigError) -> BadRequest:
     """A config that does not validate: every error, each with its field, as Kafka words it."""
     lines = "\n".join(str(e) for e in exc.errors)

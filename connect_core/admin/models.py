@@ -103,7 +103,8 @@ class QueueAtRisk(_Body):
                                              "committed offset, when messages were filtered out).")
     known_max_offset: int = Field(description="The source queue's max offset as last observed.")
     messages: int = Field(description="known_max_offset - verified_offset.")
-    seconds: float | None = Field(description="Store-time span of those messages (None: no watermark yet).")
+    seconds: float = Field(description="Store-time span of those messages; with no watermark yet, from the "
+                                       "first unreplicated message (or the first observation of the queue).")
     bound: Literal["exact", "upper"] = Field(description="exact: the newest message was pulled; upper: its store "
                                                          "time is bounded by the observation time.")
     observed_at: float | None = Field(description="When the max offset was observed (epoch seconds).")
@@ -164,6 +165,10 @@ class ReplicationRun(_Body):
     connector: str
     kind: Literal["planned", "unplanned", "failback"]
     status: Literal["RUNNING", "SUCCEEDED", "FAILED"]
+    attempt: int = Field(0, description="0 for the first execution; each resume starts the next attempt, and "
+                                        "executions of earlier attempts can no longer change the run.")
+    version: int | None = Field(None, description="How often the run was written (each write is conditional "
+                                                  "on the version read).")
     created_at: float
     finished_at: float | None
     error: str | None
@@ -185,6 +190,9 @@ class ReplicationPlan(_Body):
     steps: list[str]
     offsets: list[dict[str, Any]] | None = Field(None, description="Per group and target queue, the offset that "
                                                                    "would be applied (never backwards).")
+    not_translated: list[dict[str, Any]] | None = Field(
+        None, description="Per group and source queue without a translation (no offset syncs that old, no "
+                          "checkpoint): 'group', 'partition' and 'reason'. Those groups are not moved there.")
     data_at_risk: DataAtRiskInfo | None = None
     reverse_connector: dict[str, Any] | None = None
     reverse_offsets: list[dict[str, Any]] | None = None

@@ -39,6 +39,8 @@ _ERRORS = {
     415: "The body is not application/json",
     422: "The body is JSON of the wrong shape",
     500: "An unexpected failure, or a reconfiguration that failed (the previous config was restored)",
+    503: "The failover state machine is not configured or did not start (a run that was stored is FAILED "
+         "with the reason)",
 }
 
 
@@ -115,7 +117,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/connectors/{name}/replication/failover", "start_failover", "Fail a replication link over",
           {202: ("Started: the run (poll GET .../replication/runs/{id} for its report)", ReplicationRun),
            200: ("dry_run: what the run would do; nothing changed", ReplicationPlan),
-           **_errors(*_BODY, 404, 409)},
+           **_errors(*_BODY, 404, 409, 503)},
           request=FailoverRequest,
           description="Runs the failover state machine: planned (drain, stop, fence, apply the translated "
                       "group offsets on the target, record the divergence point, report) or unplanned (the "
@@ -124,7 +126,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/connectors/{name}/replication/failback", "start_failback",
           "Start replicating back from the target (after a failover)",
           {202: ("Started", ReplicationRun), 200: ("dry_run: what the run would do", ReplicationPlan),
-           **_errors(*_BODY, 404, 409)},
+           **_errors(*_BODY, 404, 409, 503)},
           request=FailbackRequest,
           description="Creates or updates the reverse replicator '<name>-failback' (target → source) starting "
                       "at the target's offsets at the failover point, and starts it."),
@@ -134,7 +136,7 @@ ROUTES: tuple[Route, ...] = (
           {200: ("The run", ReplicationRun), **_errors(404)}),
     Route("POST", "/connectors/{name}/replication/runs/{run}/resume", "resume_replication_run",
           "Resume a failed run",
-          {202: ("Resumed: steps already done are skipped", ReplicationRun), **_errors(404, 409)}),
+          {202: ("Resumed: steps already done are skipped", ReplicationRun), **_errors(404, 409, 503)}),
     Route("GET", "/connectors/{name}/offsets", "get_offsets", "A connector's committed offsets",
           {200: ("Source offsets by partition (a sink reads SQS, which has none: an empty list)",
                  ConnectorOffsets), **_errors(404)}),

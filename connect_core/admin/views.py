@@ -56,16 +56,14 @@ def replication(stores: Stores, entry: ConnectorEntry) -> ReplicationInfo:
 
 def data_at_risk(stores: Stores, entry: ConnectorEntry) -> DataAtRiskInfo:
     """From what the replicator stored: the watermarks, the source max offsets it observed, and its
-    committed offsets (docs/disaster-recovery.md). Reads no cluster."""
+    committed offsets (docs/disaster-recovery.md), over every queue of the link, as the failover
+    computes it. Reads no cluster."""
     from ..connectors import at_risk
-    from ..connectors.replicator import sync_namespace
+    from ..connectors.replicator import ReplicatorConfig
 
-    committed = stores.offsets.read_all(entry.name)
-    queues = [at_risk.queue_at_risk(partition, synced, committed.get(partition))
-              for partition, synced in stores.offsets.read_all(sync_namespace(entry.name)).pairs()]
-    queues.sort(key=lambda q: (str(q["partition"].get("topic")), str(q["partition"].get("broker")),
-                               int(q["partition"].get("queue", 0))))
-    return DataAtRiskInfo.model_validate(at_risk.total(queues).to_dict())
+    cluster = ReplicatorConfig.model_validate(dict(entry.config)).cluster
+    risk = at_risk.of_link(stores, entry.name, at_risk.link_partitions(stores, entry.name, cluster))
+    return DataAtRiskInfo.model_validate(risk.to_dict())
 
 
 def task_count(stores: Stores, entry: ConnectorEntry) -> int:

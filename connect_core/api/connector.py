@@ -74,6 +74,16 @@ class SourceTask(Task[C]):
         super().__init__(config, task_config, context)
         #: What :meth:`reject` handed back; the runner takes it after every ``poll``.
         self.rejected: list[tuple[BaseException, "Message"]] = []
+        #: What :meth:`progress` reported; the runner takes it after every ``poll``.
+        self.progressed = OffsetMap()
+
+    def progress(self, partition: Partition, offset: Mapping[str, Any]) -> None:
+        """Report that ``partition``'s position moved to ``offset`` without a record: a start
+        position resolved (``latest``, a timestamp), input skipped that was never to become a record
+        (filtered out, or expired at the source). The runtime commits it with the next commit, under
+        the same epoch fence as record offsets, so a restart resumes there and does not resolve or
+        read it again. It must not be behind a record ``poll`` returned for that partition."""
+        self.progressed.set(partition, dict(offset))
 
     def reject(self, error: BaseException, message: "Message") -> None:
         """Hand back input that ``poll`` read but could not turn into a record (a line that is not

@@ -208,16 +208,23 @@ def _run_resume(client: ConnectClient, args: argparse.Namespace, console: Consol
 
 
 def _follow(client: ConnectClient, args: argparse.Namespace, console: Console, body: Any) -> int:
-    """A dry run's plan is printed as it came; a run is waited for (unless --no-wait), then reported."""
+    """A dry run's plan is printed as it came; a run is waited for (unless --no-wait) at most
+    --wait-timeout, then reported: exit 1 when it FAILED, 3 when it still runs."""
     if body.get("dry_run"):
         console.result(body, lambda: _plan_text(body))
         return 0
     if not args.no_wait:
-        console.note(f"run {body['id']} started; waiting for it (Ctrl-C stops waiting, not the run)")
-        while body["status"] == "RUNNING":
-            time.sleep(args.poll)
+        console.note(f"run {body['id']} started; waiting for it at most {args.wait_timeout:g} s "
+                     "(Ctrl-C stops waiting, not the run)")
+        deadline = time.monotonic() + args.wait_timeout
+        while body["status"] == "RUNNING" and time.monotonic() < deadline:
+            time.sleep(max(0.0, min(args.poll, deadline - time.monotonic())))
             body = client.replication_run(args.name, body["id"])
     console.result(body, lambda: _run_text(body))
+    if body["status"] == "RUNNING" and not args.no_wait:
+        console.note(f"{PROG}: run {body['id']} is still RUNNING after {args.wait_timeout:g} s; stopped waiting "
+                     f"(the run goes on): `{PROG} replication status {args.name} {body['id']}` shows it")
+        return 3
     return 1 if body["status"] == "FAILED" else 0
 
 
@@ -261,15 +268,25 @@ def _run_text(run: dict[str, Any]) -> str:
     lines = [f"run {run['id']} ({run['kind']}) {run['status']}" + (f": {run['error']}" if run.get("error") else "")]
     lines.append(table(["STEP", "STATUS", "SECONDS", "DETAIL"],
                        [[s["name"], s["status"], s["seconds"], _step_detail(s)] for s in run["steps"]]))
-    applied = next((s["detail"]["offsets"] for s in run["steps"]
-                    if s["name"] == "apply_offsets" and s["status"] == "done"), None)
+    detail = next((s["detail"] for s in run["steps"] if s["name"] == "apply_offsets" and s["status"] == "done"), {})
+    applied = detail.get("offsets")
     if applied:
         lines.append(table(["GROUP", "TARGET QUEUE", "OFFSET", "WAS", "APPLIED"],
                            [[o["group"], f"{o['topic']}/{o['broker']}/{o['queue']}", o["offset"], o.get("previous"),
                              o.get("applied")] for o in applied]))
+    if detail.get("not_translated"):
+        lines.append(_not_translated_text(detail["not_translated"]))
     if run.get("data_at_risk"):
         lines.append(_risk_text(run["data_at_risk"]))
     return "\n\n".join(lines)
+
+
+def _not_translated_text(missing: list[dict[str, Any]]) -> str:
+    """Groups and source queues left where they are on the target, and why."""
+    return "not translated (these groups are not moved on these queues):\n" + table(
+        ["GROUP", "SOURCE QUEUE", "REASON"],
+        [[m["group"], f"{m['partition'].get('topic')}/{m['partition'].get('broker')}/{m['partition'].get('queue')}",
+          m["reason"]] for m in missing])
 
 
 def _step_detail(step: dict[str, Any]) -> str:
@@ -292,6 +309,8 @@ def _plan_text(plan: dict[str, Any]) -> str:
         lines.append(table(["GROUP", "TARGET QUEUE", "OFFSET"],
                            [[o["group"], f"{o['topic']}/{o['broker']}/{o['queue']}", o["offset"]]
                             for o in plan["offsets"]]) if plan["offsets"] else "no group offsets to apply")
+    if plan.get("not_translated"):
+        lines.append(_not_translated_text(plan["not_translated"]))
     if plan.get("data_at_risk") is not None:
         lines.append(_risk_text(plan["data_at_risk"]))
     if plan.get("reverse_connector"):
@@ -574,6 +593,9 @@ def build_parser() -> argparse.ArgumentParser:
     def waits(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--no-wait", action="store_true", help="print the started run and return")
         sub.add_argument("--poll", type=_seconds, default=2.0, metavar="SECONDS", help="how often to look (2)")
+        # not --timeout: that is every command's wait for one API answer
+        sub.add_argument("--wait-timeout", type=_seconds, default=900.0, metavar="SECONDS",
+                         help="stop waiting after this long, exit 3; the run goes on (900)")
 
     sub = command(on_replication, "failover", _failover,
                   "stop replicating A -> B and move the consumer groups to B (docs/disaster-recovery.md)")

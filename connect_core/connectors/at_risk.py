@@ -2,9 +2,11 @@
 
 Per source queue, from what the replicator stores with its offset syncs before every commit:
 
-* ``verified``: the next offset after the verified watermark (the highest source offset the
-  target acknowledged), or the committed offset when that is further (messages the tag filter or
-  the loop guard skipped are not at risk: they were never to be copied);
+* ``verified``: ``max(committed, watermark + 1)``: the next offset after the verified watermark
+  (the highest source offset the target acknowledged), or the committed offset when that is
+  further. The source commits its position also where no record moved it (a start position
+  resolved, messages the tag filter dropped), so a queue that never had a message to copy is
+  not at risk, nor are messages the filter or the loop guard skipped;
 * ``known_max``: the queue's max offset (the offset the next message will get) as the last pull
   answer said, and when (``observed_at``).
 
@@ -23,7 +25,10 @@ outside the source cluster can count them; the totals say from when the count ma
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+if TYPE_CHECKING:
+    from ..storage import Stores
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,38 @@ def _unverified_since_ms(source: Mapping[str, Any], verified: int) -> float:
     if oldest and oldest.get("offset") == verified and oldest.get("store_timestamp"):
         return float(oldest["store_timestamp"])
     return float(source.get("first_observed_at") or source["observed_at"]) * 1000
+
+
+def link_partitions(stores: "Stores", name: str, cluster: str) -> list[dict[str, Any]]:
+    """A link's source queues: those its tasks read now, then any other with a stored sync item
+    (a queue of an earlier split)."""
+    from .replicator import sync_namespace
+    from ..api.record import partition_key
+
+    out = {partition_key(p): p for p in (
+        {"cluster": cluster, "broker": b, "topic": t, "queue": q}
+        for config in stores.configs.get_task_configs(name) for b, t, q in config.get("queues", []))}
+    for partition, _ in stores.offsets.read_all(sync_namespace(name)).pairs():
+        out.setdefault(partition_key(partition), dict(partition))
+    return sorted(out.values(), key=lambda p: (str(p["topic"]), str(p["broker"]), int(p["queue"])))
+
+
+def of_link(stores: "Stores", name: str, partitions: list[dict[str, Any]], *,
+            observe: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> DataAtRisk:
+    """The data at risk of link ``name`` over ``partitions``, from its stored sync items and
+    committed offsets; ``observe(partition)``: a fresh observation (``max_offset``, ``observed_at``)
+    to use in place of the stored one. The one computation the API, the CLI and the failover show."""
+    from .replicator import sync_namespace
+
+    syncs = stores.offsets.read(sync_namespace(name), partitions)
+    committed = stores.offsets.read(name, partitions)
+    queues = []
+    for partition in partitions:
+        synced = dict(syncs[partition]) if partition in syncs else {}
+        if observe is not None:
+            synced["source"] = {**(synced.get("source") or {}), **observe(partition)}
+        queues.append(queue_at_risk(partition, synced, committed.get(partition)))
+    return total(queues)
 
 
 def total(queues: list[dict[str, Any]]) -> DataAtRisk:

@@ -24,7 +24,7 @@ import json
 import logging
 import time
 from collections import defaultdict, deque
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -606,19 +606,41 @@ def checkpoint_namespace(name: str) -> str:
     return f"{name}.checkpoints"
 
 
-def translate(history: list[dict[str, Any]], committed: int) -> int | None:
-    """The target offset for a group whose next source offset is ``committed``.
+class Translation(NamedTuple):
+    """Where a group resumes on the target: the target queue of the run of offset syncs used, and
+    the offset in it."""
+
+    target: tuple[str, str, int]
+    offset: int
+
+
+def translate(history: list[dict[str, Any]], committed: int) -> Translation | None:
+    """The target queue and offset for a group whose next source offset is ``committed``.
 
     Inside a run of consecutive offsets the translation is exact. Past the newest run that starts at
     or before ``committed`` it is the end of that run: messages the group consumed after it were
     either not replicated (filtered, or not yet) or will be replicated later, so the group may read
-    some again on the target but never skips one. None when no run is that old.
+    some again on the target but never skips one. The target queue is that run's: after the target's
+    queue count changed, older runs went to other queues. None when no run is that old.
     """
     runs = [h for h in history if h["source_offset"] <= committed]
     if not runs:
         return None
     run = max(runs, key=lambda h: h["source_offset"])
-    return run["target_offset"] + min(committed - run["source_offset"], run["count"])
+    broker, topic, queue = run["target"]
+    return Translation((broker, topic, int(queue)),
+                       run["target_offset"] + min(committed - run["source_offset"], run["count"]))
+
+
+def untranslated_reason(history: list[dict[str, Any]] | None, committed: int | None) -> str:
+    """Why a group's offset on a source queue has no translation."""
+    if committed is None:
+        return "the group has no committed offset on this source queue"
+    if not history:
+        return "nothing of this source queue was replicated yet (no offset syncs)"
+    oldest = min(h["source_offset"] for h in history)
+    return (f"the group's offset {committed} is older than the oldest offset sync kept ({oldest}): "
+            "it had not read what was replicated")
 
 
 class Checkpointer:
@@ -648,11 +670,11 @@ class Checkpointer:
                 translated = translate(syncs[partition]["history"], committed)
                 if translated is None:
                     continue
-                target = tuple(syncs[partition]["history"][-1]["target"])  # one source queue → one target queue
+                target, offset = translated
                 # several source queues may feed one target queue: the smallest offset is the safe one
-                per_target[target] = min(per_target.get(target, translated), translated)
+                per_target[target] = min(per_target.get(target, offset), offset)
                 checkpoints.append(({**partition, "group": group},
-                                    {"source_offset": committed, "target": list(target), "target_offset": translated}))
+                                    {"source_offset": committed, "target": list(target), "target_offset": offset}))
             for (broker, topic, queue_id), offset in per_target.items():
                 target_mq = MessageQueue(broker, topic, queue_id)
                 out.setdefault(group, {})[f"{topic}/{queue_id}"] = offset

@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Sequence
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from ..api import ConnectRecord, OffsetMap, Partition, SinkConnector, SinkTask, SourceConnector, SourceTask
-from ..api.record import partition_key as partition_key_of
 from ..config import SecretRef, SinkConnectorConfig, SourceConnectorConfig
 from ..config.base import BytesConverterConfig, ConverterConfig
 from ..errors import ConfigError
@@ -289,7 +288,6 @@ class RocketMQSourceTask(SourceTask[RocketMQSourceConfig]):
         self.client = self.config.client()
         self.queues = [MessageQueue(b, t, q) for b, t, q in self.task_config["queues"]]
         self._partitions = [queue_partition(self.config.cluster, mq) for mq in self.queues]
-        self._skipped: dict[str, tuple[int, int]] = {}
         self._starts: dict[MessageQueue, int] = {}
         self._first_queue = -1  # the queue a poll starts at moves on by one each poll
         #: Pulls on their way before a poll asked for them (read-aheads, long polls), by queue index.
@@ -337,16 +335,23 @@ class RocketMQSourceTask(SourceTask[RocketMQSourceConfig]):
                     got += len(batch)
                     if batch:
                         records.extend(batch)
-                    elif next_offset != offset and self._committed(offsets, self.queues[i]) == offset:
-                        # Only filtered-out messages (or deleted ones) lay between the committed offset
-                        # and next_offset: nothing to deliver, so the next poll may start after them.
-                        self._skipped[partition_key_of(self._partitions[i])] = (offset, next_offset)
                 budget += allotted - got  # unused budget goes to the next pass
                 if steps and steps[-1][2] != steps[-1][0]:
                     progressing.append(i)
             active = progressing
         self._pull_ahead(more, positions)
+        self._report_progress(offsets, positions)
         return records
+
+    def _report_progress(self, offsets: OffsetMap, positions: dict[int, int]) -> None:
+        """Each queue's position is durable even where no record moved it: a start position resolved
+        (a restart must not resolve ``latest`` again and skip what came in between), messages the tag
+        filter dropped or the broker deleted. Every message before a position is in this poll's
+        records or was never to be one."""
+        for i, mq in enumerate(self.queues):
+            committed = self._committed(offsets, mq)
+            if committed is None or positions[i] > committed:
+                self.progress(self._partitions[i], {"queue_offset": positions[i]})
 
     def _read(self, shares: list[tuple[int, int]],
               positions: dict[int, int]) -> list[list[tuple[int, list[ConnectRecord], int]]]:
@@ -534,10 +539,7 @@ class RocketMQSourceTask(SourceTask[RocketMQSourceConfig]):
 
     def _position(self, offsets: OffsetMap, mq: "MessageQueue") -> int:
         committed = self._committed(offsets, mq)
-        if committed is None:
-            return self._start_offset(mq)
-        skipped = self._skipped.get(partition_key_of(queue_partition(self.config.cluster, mq)))
-        return skipped[1] if skipped and skipped[0] == committed else committed
+        return self._start_offset(mq) if committed is None else committed
 
     def _start_offset(self, mq: "MessageQueue") -> int:
         """Where a queue without a committed offset starts, looked up once by this task: with

@@ -15,9 +15,10 @@ failed half-way is run again from its start on resume: every step is idempotent.
 * **unplanned** (A unreachable): the same without ``drain``; offsets come from the stored
   checkpoints and the data at risk from the stored observations. Nothing calls A.
 * **failback**: ``check`` (the link's last failover) → ``reverse_offsets`` (the reverse connector
-  ``<name>-failback``, B → A, starts at B's offsets at the failover point: everything B received
-  since) → ``start_reverse`` (create or update it through the reconfigure state machine, RUNNING).
-  The loop guard skips every replica that came from A, so nothing echoes.
+  ``<name>-failback``, B → A, starts on each of B's queues right after the replicator's last write
+  there, so what clients wrote to B before the failover goes back too; the divergence point where
+  the replicator never wrote) → ``start_reverse`` (create or update it through the reconfigure
+  state machine, RUNNING). The loop guard skips every replica that came from A, so nothing echoes.
 
 ``plan`` answers a dry run: the steps and the offsets a run would apply, and the data at risk,
 without writing anything.
@@ -33,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
 from ..api.record import partition_key
-from ..errors import ConnectError, NotFoundError
+from ..errors import ConflictError, ConnectError, NotFoundError
 from ..storage import State, Stores, TargetState
 
 logger = logging.getLogger("connect_core.failover")
@@ -45,6 +46,8 @@ STEPS: dict[str, tuple[str, ...]] = {
     "failback": ("check", "reverse_offsets", "start_reverse"),
 }
 RUNNING, SUCCEEDED, FAILED = "RUNNING", "SUCCEEDED", "FAILED"
+#: What ``advance`` answers an execution of an earlier attempt: a resume started a newer one.
+SUPERSEDED = "SUPERSEDED"
 
 
 class FailoverError(ConnectError):
@@ -76,14 +79,27 @@ class Wait:
     reason: str
 
 
+class RunSuperseded(ConflictError):
+    """Another writer changed the run since it was read (a resume started a newer attempt)."""
+
+
 class RunStore:
-    """Runs, one item each, in the offsets table under ``<name>.dr-runs``."""
+    """Runs, one item each, in the offsets table under ``<name>.dr-runs``. Each write is conditional
+    on the version it read (``run["version"]``): a writer that lost a race (an execution a resume
+    superseded) gets ConflictError and writes nothing."""
 
     def __init__(self, stores: Stores) -> None:
         self.stores = stores
 
-    def save(self, run: Mapping[str, Any]) -> None:
-        self.stores.offsets.alter(runs_namespace(run["connector"]), [({"run": run["id"]}, dict(run))])
+    def save(self, run: dict[str, Any]) -> None:
+        version = run.get("version", 0)
+        try:
+            run["version"] = self.stores.offsets.write_versioned(
+                runs_namespace(run["connector"]), {"run": run["id"]}, {**run, "version": version + 1},
+                expected_version=version)
+        except ConflictError as exc:
+            raise RunSuperseded(f"run {run['id']} of {run['connector']!r} was changed by another writer "
+                                f"(a resume, a newer execution): {exc}") from None
 
     def get(self, name: str, run_id: str) -> dict[str, Any]:
         found = self.stores.offsets.read(runs_namespace(name), [{"run": run_id}])
@@ -125,7 +141,7 @@ class FailoverEngine:
             raise FailoverError(f"unknown run kind {kind!r}: planned, unplanned or failback")
         now = self.clock()
         run = {"id": f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime(now))}-{uuid.uuid4().hex[:8]}",
-               "connector": name, "kind": kind, "status": RUNNING, "created_at": round(now, 3),
+               "connector": name, "kind": kind, "status": RUNNING, "attempt": 0, "created_at": round(now, 3),
                "finished_at": None, "error": None,
                "drain_timeout_s": drain_timeout_s or self.settings.drain_timeout_s,
                "steps": [{"name": step, "status": "pending", "started_at": None, "finished_at": None,
@@ -133,12 +149,23 @@ class FailoverEngine:
         self.runs.save(run)
         return run
 
-    def advance(self, name: str, run_id: str) -> dict[str, Any]:
+    def advance(self, name: str, run_id: str, attempt: int | None = None) -> dict[str, Any]:
         """Carry out the run's next steps until it ends or one must wait. Returns
-        ``{"status", "wait_s", "step"}``; raises when a step fails (the run is then FAILED)."""
+        ``{"status", "wait_s", "step"}``; raises when a step fails (the run is then FAILED).
+        ``attempt``: the execution's; once a resume started a newer attempt, this one is SUPERSEDED
+        and writes nothing more."""
         run = self.runs.get(name, run_id)
+        if attempt is not None and run.get("attempt", 0) != attempt:
+            return {"status": SUPERSEDED, "wait_s": 0, "step": None}
         if run["status"] != RUNNING:
             return {"status": run["status"], "wait_s": 0, "step": None}
+        try:
+            return self._advance(run)
+        except RunSuperseded:
+            logger.info("run superseded while advancing", extra={"connector": name, "run": run_id})
+            return {"status": SUPERSEDED, "wait_s": 0, "step": None}
+
+    def _advance(self, run: dict[str, Any]) -> dict[str, Any]:
         for step in run["steps"]:
             if step["status"] == "done":
                 continue
@@ -164,21 +191,28 @@ class FailoverEngine:
         self._end(run, SUCCEEDED, None)
         return {"status": SUCCEEDED, "wait_s": 0, "step": None}
 
-    def fail(self, name: str, run_id: str, error: str) -> dict[str, Any]:
-        """Mark a run FAILED (the state machine's catch-all); completed steps stay completed."""
+    def fail(self, name: str, run_id: str, error: str, attempt: int | None = None) -> dict[str, Any]:
+        """Mark a run FAILED (the state machine's catch-all, or a launch that failed); completed
+        steps stay completed. An execution of an earlier ``attempt`` changes nothing."""
         run = self.runs.get(name, run_id)
-        if run["status"] == RUNNING:
-            for step in run["steps"]:
-                if step["status"] == "running":
-                    step["status"] = "failed"
+        if run["status"] != RUNNING or (attempt is not None and run.get("attempt", 0) != attempt):
+            return run
+        for step in run["steps"]:
+            if step["status"] == "running":
+                step["status"] = "failed"
+        try:
             self._end(run, FAILED, error)
+        except RunSuperseded:  # a newer attempt wrote it meanwhile: that one decides
+            return self.runs.get(name, run_id)
         return run
 
     def resume(self, name: str, run_id: str) -> dict[str, Any]:
-        """Make a FAILED run RUNNING again: its next ``advance`` retries the failed step."""
+        """Make a FAILED run RUNNING again as a new attempt: its next ``advance`` retries the failed
+        step, and the executions of earlier attempts can no longer write it. ConflictError when
+        another writer got there first."""
         run = self.runs.get(name, run_id)
         if run["status"] == FAILED:
-            run.update(status=RUNNING, finished_at=None, error=None)
+            run.update(status=RUNNING, finished_at=None, error=None, attempt=run.get("attempt", 0) + 1)
             self.runs.save(run)
         return run
 
@@ -194,7 +228,7 @@ class FailoverEngine:
             out["reverse_connector"] = reverse_config(config, reverse_name(name))
             out["reverse_offsets"] = self._reverse_offsets_of(config, failover)
             return out
-        out["offsets"] = self._translations(config, planned=kind == "planned")
+        out["offsets"], out["not_translated"] = self._translations(config, planned=kind == "planned")
         out["data_at_risk"] = self._data_at_risk(name, config, fresh=kind == "planned")
         return out
 
@@ -244,7 +278,7 @@ class FailoverEngine:
 
     def _apply_offsets(self, run: dict[str, Any], step: dict[str, Any]) -> Any:
         config = self._config(self._replicator(run["connector"]).config)
-        offsets = self._translations(config, planned=run["kind"] == "planned")
+        offsets, missing = self._translations(config, planned=run["kind"] == "planned")
         target = self.client(config.target_cluster)
         from ..rocketmq import MessageQueue
 
@@ -255,7 +289,7 @@ class FailoverEngine:
             item["applied"] = current is None or current < item["offset"]
             if item["applied"]:
                 target.update_consumer_offset(item["group"], mq, item["offset"])
-        return {"offsets": offsets}
+        return {"offsets": offsets, "not_translated": missing}
 
     def _divergence(self, run: dict[str, Any], step: dict[str, Any]) -> Any:
         config = self._config(self._replicator(run["connector"]).config)
@@ -283,9 +317,29 @@ class FailoverEngine:
         return {"failover_run": failover["id"], "target_max": _detail(failover, "divergence")["target_max"]}
 
     def _reverse_offsets_of(self, config: Any, failover: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Where the reverse link starts on each target queue: after the replicator's last write
+        there (the smallest over the source queues feeding it), so messages clients wrote to B
+        before the failover go back too; where it never wrote, the failover's divergence point.
+        Copies from A read on the way are skipped by the loop guard."""
+        from ..connectors.replicator import sync_namespace
+
         cluster = config.target_cluster.name
-        return [{"partition": {"cluster": cluster, "broker": q["broker"], "topic": q["topic"], "queue": q["queue"]},
-                 "offset": {"queue_offset": q["max_offset"]}} for q in _detail(failover, "divergence")["target_max"]]
+        written: dict[tuple[str, str, int], int] = {}
+        for _, synced in self.stores.offsets.read_all(sync_namespace(config.name)).pairs():
+            watermark = synced.get("watermark")
+            if watermark and watermark.get("target") is not None:
+                broker, topic, queue = watermark["target"]
+                key, after = (broker, topic, int(queue)), int(watermark["target_offset"]) + 1
+                written[key] = min(written.get(key, after), after)
+        out = []
+        for q in _detail(failover, "divergence")["target_max"]:
+            after = written.get((q["broker"], q["topic"], int(q["queue"])))
+            start, basis = (q["max_offset"], "divergence") if after is None else \
+                (min(after, q["max_offset"]), "after the replicator's last write")
+            out.append({"partition": {"cluster": cluster, "broker": q["broker"], "topic": q["topic"],
+                                      "queue": q["queue"]},
+                        "offset": {"queue_offset": start}, "from": basis})
+        return out
 
     def _reverse_offsets(self, run: dict[str, Any], step: dict[str, Any]) -> Any:
         name = run["connector"]
@@ -345,60 +399,67 @@ class FailoverEngine:
                 return run
         raise FailoverError(f"connector {name!r} has no completed failover to fail back from")
 
-    def _translations(self, config: Any, *, planned: bool) -> list[dict[str, Any]]:
+    def _translations(self, config: Any, *, planned: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Each group's offset per target queue: planned, its committed offset on A translated
         through the offset syncs now; unplanned, the last stored checkpoints. Several source
-        queues feeding one target queue: the smallest (safe) offset."""
-        from ..connectors.replicator import checkpoint_namespace, sync_namespace, translate
+        queues feeding one target queue: the smallest (safe) offset. Second, each group and source
+        queue that has no translation, with the reason: its group is not moved on that queue."""
+        from ..connectors.replicator import checkpoint_namespace, sync_namespace, translate, untranslated_reason
         from ..connectors.rocketmq import queue_partition
 
         per_target: dict[tuple[str, str, str, int], int] = {}
+        missing: list[dict[str, Any]] = []
+        queues = self._queues(config.name)
+        partitions = [queue_partition(config.cluster, mq) for mq in queues]
         if planned:
             source = self.client(config.source_cluster)
-            queues = self._queues(config.name)
-            partitions = [queue_partition(config.cluster, mq) for mq in queues]
             syncs = self.stores.offsets.read(sync_namespace(config.name), partitions)
             for group in config.groups:
                 for mq, partition in zip(queues, partitions):
                     committed = source.query_consumer_offset(group, mq)
-                    if committed is None or partition not in syncs:
-                        continue
-                    translated = translate(syncs[partition]["history"], committed)
+                    history = syncs[partition]["history"] if partition in syncs else None
+                    translated = translate(history, committed) if history and committed is not None else None
                     if translated is None:
+                        missing.append({"group": group, "partition": partition,
+                                        "reason": untranslated_reason(history, committed)})
                         continue
-                    broker, topic, queue = syncs[partition]["history"][-1]["target"]
-                    key = (group, broker, topic, int(queue))
-                    per_target[key] = min(per_target.get(key, translated), translated)
+                    (broker, topic, queue), offset = translated
+                    key = (group, broker, topic, queue)
+                    per_target[key] = min(per_target.get(key, offset), offset)
         else:
-            for partition, checkpoint in self.stores.offsets.read_all(checkpoint_namespace(config.name)).pairs():
-                if partition.get("group") not in config.groups:
-                    continue
-                broker, topic, queue = checkpoint["target"]
-                key = (partition["group"], broker, topic, int(queue))
-                per_target[key] = min(per_target.get(key, checkpoint["target_offset"]), checkpoint["target_offset"])
-        return [{"group": g, "broker": b, "topic": t, "queue": q, "offset": o}
-                for (g, b, t, q), o in sorted(per_target.items())]
+            checkpoints = self.stores.offsets.read(
+                checkpoint_namespace(config.name), [{**p, "group": g} for g in config.groups for p in partitions])
+            for group in config.groups:
+                for partition in partitions:
+                    checkpoint = checkpoints.get({**partition, "group": group})
+                    if checkpoint is None:
+                        missing.append({"group": group, "partition": partition,
+                                        "reason": "no checkpoint: when checkpoints were taken the group had no "
+                                                  "committed offset on this queue, or nothing of it was replicated"})
+                        continue
+                    broker, topic, queue = checkpoint["target"]
+                    key = (group, broker, topic, int(queue))
+                    per_target[key] = min(per_target.get(key, checkpoint["target_offset"]), checkpoint["target_offset"])
+        offsets = [{"group": g, "broker": b, "topic": t, "queue": q, "offset": o}
+                   for (g, b, t, q), o in sorted(per_target.items())]
+        return offsets, missing
 
     def _data_at_risk(self, name: str, config: Any, *, fresh: bool) -> dict[str, Any]:
-        """From the stored watermarks and observations; ``fresh``: with A's max offsets read now."""
+        """From the stored watermarks, observations and committed offsets; ``fresh``: with A's max
+        offsets read now."""
         from ..connectors import at_risk
-        from ..connectors.replicator import sync_namespace
-        from ..connectors.rocketmq import queue_partition
+        from ..rocketmq import MessageQueue
 
-        queues = self._queues(name)
-        partitions = [queue_partition(config.cluster, mq) for mq in queues]
-        syncs = self.stores.offsets.read(sync_namespace(name), partitions)
-        committed = self.stores.offsets.read(name, partitions)
-        source = self.client(config.source_cluster) if fresh else None
-        out = []
-        for mq, partition in zip(queues, partitions):
-            synced = dict(syncs[partition]) if partition in syncs else {}
-            if source is not None:
-                previous = synced.get("source") or {}
-                synced["source"] = {**previous, "max_offset": source.max_offset(mq),
-                                    "observed_at": round(self.clock(), 3)}
-            out.append(at_risk.queue_at_risk(partition, synced, committed.get(partition)))
-        return at_risk.total(out).to_dict()
+        observe = None
+        if fresh:
+            source = self.client(config.source_cluster)
+
+            def observe(p: dict[str, Any]) -> dict[str, Any]:
+                return {"max_offset": source.max_offset(MessageQueue(p["broker"], p["topic"], p["queue"])),
+                        "observed_at": round(self.clock(), 3)}
+
+        partitions = at_risk.link_partitions(self.stores, name, config.cluster)
+        return at_risk.of_link(self.stores, name, partitions, observe=observe).to_dict()
 
 
 def _detail(run: Mapping[str, Any], step: str) -> dict[str, Any]:

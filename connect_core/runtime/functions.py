@@ -167,7 +167,8 @@ def reconfigure_step(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
 
 
 def failover_step(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
-    """A Lambda task of the failover state machine: ``{"action": "advance" | "fail", "connector", "run"}``."""
+    """A Lambda task of the failover state machine: ``{"action": "advance" | "fail", "connector", "run",
+    "attempt"}``; an execution whose attempt a resume superseded changes nothing."""
     from .failover import FailoverEngine
 
     def apply(config: dict[str, Any]) -> Any:  # a failback's reverse connector, like an API create
@@ -179,9 +180,9 @@ def failover_step(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         error = event.get("error")
         if isinstance(error, Mapping):
             error = f"{error.get('Error', 'Error')}: {error.get('Cause', '')}"[:2000]
-        run = engine.fail(event["connector"], event["run"], str(error))
+        run = engine.fail(event["connector"], event["run"], str(error), attempt=event.get("attempt"))
         return {"status": run["status"]}
-    return engine.advance(event["connector"], event["run"])
+    return engine.advance(event["connector"], event["run"], attempt=event.get("attempt"))
 
 
 def _controller() -> Any:

@@ -323,7 +323,9 @@ class _Tick:
             started = time.perf_counter()
             records = self.task.poll(view)
             rejected, self.task.rejected = self.task.rejected, []
+            progressed, self.task.progressed = self.task.progressed, OffsetMap()
             if not records and not rejected:
+                self._progress(progressed, view)
                 if not self.continuous:
                     self.result.drained = True
                     return "drained"
@@ -332,6 +334,7 @@ class _Tick:
                 self.task.wait(view, self._idle_wait_s())
                 continue
             self._deliver(records, rejected, view)
+            self._progress(progressed, view)
             self.telemetry.timing_ms(m.BATCH_LATENCY, (time.perf_counter() - started) * 1000)
             if not self.continuous or self._commit_due_in() <= 0:
                 self._commit()
@@ -352,6 +355,14 @@ class _Tick:
         self.result.published += len(batch.messages)
         self.telemetry.count(m.RECORDS_POLLED, batch.records_in)
         self.telemetry.count(m.RECORDS_PUBLISHED, len(batch.messages))
+
+    def _progress(self, progressed: OffsetMap, view: OffsetMap) -> None:
+        """Positions the task moved without records (``SourceTask.progress``): committed with the
+        next commit, after whatever this poll published."""
+        if progressed:
+            self.pending.add(progressed, [], self.clock())
+            for partition, offset in progressed.pairs():
+                view.set(partition, offset)
 
     def _commit(self) -> None:
         """Commit what was published, fenced by the epoch; then let the task acknowledge it."""

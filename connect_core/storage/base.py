@@ -141,6 +141,14 @@ class OffsetStore(ABC):
         """Every committed offset of the connector."""
 
     @abstractmethod
+    def write_versioned(self, connector: str, partition: Partition, offset: Offset, *,
+                        expected_version: int) -> int:
+        """Write ``offset`` if the partition's stored version is still ``expected_version`` (0: never
+        written this way), and return the new version: optimistic concurrency for an item several
+        writers update (a failover run). Raises ConflictError and writes nothing otherwise. The
+        version is not part of what ``read`` returns: keep it in the offset to know it."""
+
+    @abstractmethod
     def commit(self, connector: str, offsets: OffsetPairs, *, task: int, epoch: int,
                order: Sequence[str] = ()) -> None:
         """Write ``offsets`` if ``epoch`` is still the epoch of the task's lease.

@@ -13,7 +13,7 @@ import time
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from .. import aws
-from ..api.record import OffsetMap, Partition, partition_key
+from ..api.record import Offset, OffsetMap, Partition, partition_key
 from ..aws.errors import error_code
 from ..errors import (
     ConflictError,
@@ -101,6 +101,29 @@ class DynamoDBOffsetStore(_DynamoDBStore, OffsetStore):
     def read_all(self, connector: str) -> OffsetMap:
         return OffsetMap.of((from_json(item["partition"]["S"]), from_json(item["offset"]["S"]))
                             for item in _query(self._ddb, self.offsets_table, connector))
+
+    def write_versioned(self, connector: str, partition: Partition, offset: Offset, *,
+                        expected_version: int) -> int:
+        key = partition_key(partition)
+        condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(#version)"}
+        if expected_version:
+            condition = {"ConditionExpression": "#version = :expected",
+                         "ExpressionAttributeValues": {":expected": _n(expected_version)}}
+        try:
+            self._ddb.put_item(
+                TableName=self.offsets_table, ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                Item={**_key(connector, key), "partition": _s(to_json(dict(partition))),
+                      "offset": _s(to_json(dict(offset))), "version": _n(expected_version + 1),
+                      "updated_at": _n(self._clock())},
+                ExpressionAttributeNames={"#version": "version"}, **condition)
+        except Exception as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                old = getattr(exc, "response", {}).get("Item") or {}
+                current = int(old["version"]["N"]) if "version" in old else 0
+                raise ConflictError(f"{connector!r} item {key} is at version {current}, not "
+                                    f"{expected_version}: someone else wrote it; re-read and try again") from None
+            raise
+        return expected_version + 1
 
     def commit(self, connector: str, offsets: OffsetPairs, *, task: int, epoch: int,
                order: Sequence[str] = ()) -> None:

@@ -10,7 +10,7 @@ import threading
 from dataclasses import replace
 from typing import Any, Iterable, Mapping, Sequence
 
-from ..api.record import OffsetMap, Partition, partition_key
+from ..api.record import Offset, OffsetMap, Partition, partition_key
 from ..errors import ConflictError, LeaseLostError, NotFoundError, OffsetRegressionError, StaleEpochError
 from .base import (
     Clock,
@@ -86,6 +86,18 @@ class InMemoryOffsetStore(OffsetStore):
             return OffsetMap.of((from_json(item["partition"]), from_json(item["offset"]))
                                 for (pk, _), item in sorted(self._tables.offsets.items())
                                 if pk == connector)
+
+    def write_versioned(self, connector: str, partition: Partition, offset: Offset, *,
+                        expected_version: int) -> int:
+        key = (connector, partition_key(partition))
+        with self._tables.lock:
+            current = (self._tables.offsets.get(key) or {}).get("version", 0)
+            if current != expected_version:
+                raise ConflictError(f"{connector!r} item {key[1]} is at version {current}, not "
+                                    f"{expected_version}: someone else wrote it; re-read and try again")
+            self._tables.offsets[key] = {"partition": to_json(dict(partition)), "offset": to_json(dict(offset)),
+                                         "ord": None, "version": current + 1, "updated_at": self._clock()}
+            return current + 1
 
     def commit(self, connector: str, offsets: OffsetPairs, *, task: int, epoch: int,
                order: Sequence[str] = ()) -> None:

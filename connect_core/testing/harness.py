@@ -214,6 +214,9 @@ class CommitFailsOnce(OffsetStore):
     def read_all(self, connector: str) -> OffsetMap:
         return self.inner.read_all(connector)
 
+    def write_versioned(self, connector: str, partition: Partition, offset: Any, *, expected_version: int) -> int:
+        return self.inner.write_versioned(connector, partition, offset, expected_version=expected_version)
+
     def commit(self, connector: str, offsets: Any, *, task: int, epoch: int, order: Sequence[str] = ()) -> None:
         if self.armed and self.commits_left == 0:
             self.armed = False

@@ -90,7 +90,80 @@ def test_only_a_failed_run_resumes_and_resuming_starts_a_new_execution():
     FailoverEngine(stores).fail("a-to-b", run["id"], "Boom: the step failed")
     answer = api("POST", f"/connectors/a-to-b/replication/runs/{run['id']}/resume")
     assert answer.status == 202 and answer.body["status"] == "RUNNING"
-    assert len(launcher.started) == 2 and launcher.started[1][1] == run["id"]
+    assert launcher.started == [("a-to-b", run["id"], 0), ("a-to-b", run["id"], 1)]  # one attempt each
+
+
+class RefusingLauncher(Launcher):
+    """A state machine that refuses to start (throttled, access denied) until ``refusals`` run out."""
+
+    def __init__(self, refusals: int = 1) -> None:
+        super().__init__()
+        self.refusals = refusals
+
+    def start(self, connector: str, run_id: str, *, attempt: int = 0) -> None:
+        if self.refusals:
+            self.refusals -= 1
+            raise RuntimeError("ThrottlingException: Rate exceeded")
+        super().start(connector, run_id, attempt=attempt)
+
+
+def test_a_run_whose_state_machine_does_not_start_is_failed_with_the_reason_and_answers_503():
+    stores, launcher = Stores.in_memory(), RefusingLauncher()
+    with_observation(stores)
+    api = api_over(stores, launcher)
+
+    answer = api("POST", "/connectors/a-to-b/replication/failover", {"mode": "unplanned"})
+
+    assert answer.status == 503 and "ThrottlingException" in answer.body["message"]
+    [run] = api("GET", "/connectors/a-to-b/replication/runs").body["runs"]
+    assert run["status"] == "FAILED" and "did not start: RuntimeError: ThrottlingException" in run["error"]
+    # it blocks nothing: it resumes, and a new run may start
+    assert api("POST", f"/connectors/a-to-b/replication/runs/{run['id']}/resume").status == 202
+    assert launcher.started == [("a-to-b", run["id"], 1)]
+
+
+def test_a_resume_that_cannot_start_leaves_the_run_failed():
+    stores, launcher = Stores.in_memory(), RefusingLauncher(refusals=0)
+    with_observation(stores)
+    api = api_over(stores, launcher)
+    run = api("POST", "/connectors/a-to-b/replication/failover", {"mode": "unplanned"}).body
+    from connect_core.runtime.failover import FailoverEngine
+
+    FailoverEngine(stores).fail("a-to-b", run["id"], "Boom", attempt=0)
+    launcher.refusals = 1
+
+    assert api("POST", f"/connectors/a-to-b/replication/runs/{run['id']}/resume").status == 503
+    assert api("GET", f"/connectors/a-to-b/replication/runs/{run['id']}").body["status"] == "FAILED"
+
+
+def test_without_a_failover_state_machine_nothing_is_stored_and_the_answer_is_503():
+    stores = Stores.in_memory()
+    with_observation(stores)
+    api = Client(AdminApi(stores, ConnectorController(stores, "arn:aws:states:::stateMachine:unused", None),
+                          failover=FailoverLauncher(None)))
+
+    answer = api("POST", "/connectors/a-to-b/replication/failover", {"mode": "unplanned"})
+
+    assert answer.status == 503 and "FAILOVER_STATE_MACHINE_ARN" in answer.body["message"]
+    assert not list(stores.offsets.read_all(runs_namespace("a-to-b")).pairs())
+    assert api("POST", "/connectors/a-to-b/replication/failover", {"mode": "unplanned", "dry_run": True}).status == 200
+
+
+def test_every_execution_gets_a_name_of_its_own(monkeypatch):
+    from connect_core import aws
+
+    names: list[str] = []
+
+    class StepFunctions:
+        def start_execution(self, **request: Any) -> None:
+            names.append(request["name"])
+
+    monkeypatch.setattr(aws, "client", lambda service, **_: StepFunctions())
+    launcher = FailoverLauncher("arn:aws:states:us-east-1:123456789012:stateMachine:failover")
+    for attempt in (0, 0, 1):
+        launcher.start("a" * 100, "20261208T003000-abcdef12", attempt=attempt)
+
+    assert len(set(names)) == 3 and all(len(n) <= 80 for n in names)
 
 
 def test_failover_of_a_connector_that_is_not_a_replicator_is_404_and_a_bad_mode_422():
@@ -100,3 +173,19 @@ def test_failover_of_a_connector_that_is_not_a_replicator_is_404_and_a_bad_mode_
     api = api_over(stores, Launcher())
     assert api("POST", "/connectors/plain/replication/failover", {"mode": "planned"}).status == 404
     assert api("POST", "/connectors/a-to-b/replication/failover", {"mode": "sideways"}).status == 422
+
+
+def test_the_replication_view_and_the_failover_count_the_data_at_risk_over_the_same_queues():
+    stores = Stores.in_memory()
+    with_observation(stores)
+    quiet = {**QUEUE, "queue": 2}  # read by the task, nothing copied yet: its committed start only
+    stores.configs.put_task_configs("a-to-b", [{"queues": [["broker-a", "orders", 1], ["broker-a", "orders", 2]]}], 2)
+    stores.offsets.alter("a-to-b", [(quiet, {"queue_offset": 1_000_000})])
+    api = api_over(stores, Launcher())
+
+    view = api("GET", "/connectors/a-to-b/replication").body["data_at_risk"]
+    plan = api("POST", "/connectors/a-to-b/replication/failover", {"mode": "unplanned", "dry_run": True}).body
+
+    assert view == plan["data_at_risk"]
+    assert [q["partition"]["queue"] for q in view["queues"]] == [1, 2]
+    assert view["queues"][1]["verified_offset"] == 1_000_000 and view["messages"] == 3

@@ -77,3 +77,32 @@ def test_status_shows_the_data_at_risk_and_the_runs(stub_api, cli):
     assert result.code == 0, result.err
     assert "data at risk: 3 messages" in result.out
     assert "r1" in result.out and "SUCCEEDED" in result.out
+
+
+def test_waiting_for_a_run_gives_up_after_the_wait_timeout_and_exits_3(stub_api, cli):
+    stub_api.on("POST", "/connectors/a-to-b/replication/failover", 202, run("RUNNING"))
+    stub_api.on("GET", "/connectors/a-to-b/replication/runs/r1", body=run("RUNNING"))
+
+    result = cli("replication", "failover", "a-to-b", "--unplanned", "--poll", "0.01", "--wait-timeout", "0.2")
+
+    assert result.code == 3
+    assert "still RUNNING after 0.2 s" in result.err and "replication status a-to-b r1" in result.err
+
+
+def test_a_run_that_could_not_start_is_reported_with_its_reason_and_exits_1(stub_api, cli):
+    stub_api.on("POST", "/connectors/a-to-b/replication/failover", 503, {
+        "error_code": 503, "message": "run r1 of a-to-b is FAILED: the failover state machine did not start: "
+                                      "ThrottlingException: Rate exceeded"})
+    result = cli("replication", "failover", "a-to-b", "--unplanned")
+    assert result.code == 1
+    assert "ThrottlingException" in result.err and "HTTP 503" in result.err
+
+
+def test_a_plan_lists_the_groups_it_cannot_translate_and_why(stub_api, cli):
+    stub_api.on("POST", "/connectors/a-to-b/replication/failover", body={
+        "connector": "a-to-b", "kind": "unplanned", "dry_run": True, "steps": ["stop"], "offsets": [],
+        "not_translated": [{"group": "billing", "partition": {"cluster": "A", "broker": "broker-a", "topic": "orders",
+                                                               "queue": 2}, "reason": "no checkpoint: ..."}]})
+    result = cli("replication", "failover", "a-to-b", "--unplanned", "--dry-run")
+    assert result.code == 0
+    assert "not translated" in result.out and "orders/broker-a/2" in result.out and "no checkpoint" in result.out

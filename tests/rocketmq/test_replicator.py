@@ -303,14 +303,23 @@ def test_a_consumer_group_fails_over_to_the_translated_offset(clusters, topic):
 
 def test_offset_translation_is_exact_inside_runs_and_never_skips_between_them():
     # source 10..14 went to target 100..104; 15..19 were filtered out; 20..21 went to 105..106
-    history = [{"source_offset": 10, "target_offset": 100, "count": 5},
-               {"source_offset": 20, "target_offset": 105, "count": 2}]
+    q = ["broker-b", "orders", 1]
+    history = [{"source_offset": 10, "target_offset": 100, "count": 5, "target": q},
+               {"source_offset": 20, "target_offset": 105, "count": 2, "target": q}]
     assert translate(history, 5) is None      # behind everything replicated: nothing safe to say
-    assert translate(history, 10) == 100
-    assert translate(history, 13) == 103      # exact inside a run
-    assert translate(history, 17) == 105      # in the filtered gap: the next replicated message
-    assert translate(history, 21) == 106
-    assert translate(history, 30) == 107      # past the last run: its end
+    assert translate(history, 10) == (("broker-b", "orders", 1), 100)
+    assert translate(history, 13).offset == 103      # exact inside a run
+    assert translate(history, 17).offset == 105      # in the filtered gap: the next replicated message
+    assert translate(history, 21).offset == 106
+    assert translate(history, 30).offset == 107      # past the last run: its end
+
+
+def test_a_translation_names_the_target_queue_of_the_run_it_used():
+    # the target topic grew from 2 queues to 4: source queue 3 went to target queue 1, then to 3
+    history = [{"source_offset": 0, "target_offset": 50, "count": 10, "target": ["broker-b", "orders", 1]},
+               {"source_offset": 10, "target_offset": 0, "count": 5, "target": ["broker-b", "orders", 3]}]
+    assert translate(history, 4) == (("broker-b", "orders", 1), 54)
+    assert translate(history, 12) == (("broker-b", "orders", 3), 2)
 
 
 def test_a_steady_stream_keeps_one_run_of_offset_syncs_however_often_it_commits():

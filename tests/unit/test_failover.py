@@ -170,10 +170,158 @@ def test_when_the_newest_message_was_not_pulled_the_seconds_are_an_upper_bound_u
     assert (risk["messages"], risk["seconds"], risk["bound"]) == (5, 15.0, "upper")
 
 
-def test_messages_skipped_by_the_filter_are_not_at_risk():
-    synced = {"watermark": {"source_offset": 3, "store_timestamp": 5000},
-              "source": {"max_offset": 10, "observed_at": 20.0}}
-    assert at_risk.queue_at_risk(partition(0), synced, {"queue_offset": 10})["messages"] == 0
+class FakeBroker:
+    """One RocketMQ cluster as the replicator's task and publisher use it: queues of tagged messages
+    read by offset with the broker's tag filtering (a scanned range without a match answers
+    NO_MATCHED_MSG and the offset after it), and sends that append."""
+
+    def __init__(self, queues: int = 2, topic: str = "orders") -> None:
+        self.queues = {MessageQueue("broker-a", topic, q): [] for q in range(queues)}
+        self.base = {mq: 0 for mq in self.queues}  # offsets below it expired
+
+    def produce(self, queue: int, count: int, tags: str = "keep") -> None:
+        from connect_core.rocketmq.message import MessageExt
+
+        mq = MessageQueue("broker-a", "orders", queue)
+        for _ in range(count):
+            offset = self.base[mq] + len(self.queues[mq])
+            self.queues[mq].append(MessageExt("orders", b"m", tags, properties={}, born_timestamp=1000 + offset,
+                                              queue_id=queue, queue_offset=offset, store_timestamp=1000 + offset,
+                                              msg_id=f"id-{queue}-{offset}"))
+
+    def max_offset(self, mq: MessageQueue) -> int:
+        return self.base[mq] + len(self.queues[mq])
+
+    def min_offset(self, mq: MessageQueue) -> int:
+        return self.base[mq]
+
+    def pull(self, mq: MessageQueue, offset: int, max_messages: int = 32, tag_expression: str = "*",
+             **_: Any) -> Any:
+        from types import SimpleNamespace
+
+        top = self.max_offset(mq)
+        if offset < self.base[mq] or offset > top:
+            return SimpleNamespace(status="OFFSET_ILLEGAL", messages=[], next_offset=offset,
+                                   min_offset=self.base[mq], max_offset=top)
+        scanned = self.queues[mq][offset - self.base[mq]:offset - self.base[mq] + max_messages]
+        wanted = None if tag_expression == "*" else {t.strip() for t in tag_expression.split("||")}
+        found = [m for m in scanned if wanted is None or m.tags in wanted]
+        status = "FOUND" if found else "NO_MATCHED_MSG" if scanned else "NO_NEW_MSG"
+        return SimpleNamespace(status=status, messages=found, next_offset=offset + len(scanned),
+                               min_offset=self.base[mq], max_offset=top)
+
+    def start_pull(self, mq: MessageQueue, offset: int, **options: Any) -> Any:
+        return Done(self.pull(mq, offset, **options))
+
+    def writable_queues(self, topic: str) -> list[MessageQueue]:
+        return [mq for mq in self.queues if mq.topic == topic]
+
+    message_queues = writable_queues
+
+    def invalidate_route(self, topic: str) -> None:
+        pass
+
+    def start_send(self, messages: list[Any], queue: MessageQueue) -> Any:
+        from types import SimpleNamespace
+
+        first = self.max_offset(queue)
+        self.queues[queue].extend(messages)
+        return Done(SimpleNamespace(queue_offset=first))
+
+    def query_consumer_offset(self, group: str, mq: MessageQueue) -> int | None:
+        return None
+
+
+class Done:
+    """A request in flight that has its answer already."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def result(self) -> Any:
+        return self.value
+
+    def cancel(self) -> None:
+        pass
+
+    def ready(self) -> bool:
+        return True
+
+    def overdue(self) -> bool:
+        return False
+
+
+@pytest.fixture
+def link(monkeypatch, stores) -> tuple[FakeBroker, FakeBroker, Any]:
+    """A replicator A → B over fake brokers, and a function that runs one tick of its task."""
+    from connect_core.connectors import replicator
+    from connect_core.runtime.source_runner import SourceRunner
+
+    source, target = FakeBroker(), FakeBroker()
+    monkeypatch.setattr(replicator, "client_for", lambda addr, security=None, cluster=None:
+                        source if cluster == "A" else target)
+
+    def tick(**config: Any) -> Any:
+        entry = stores.configs.get_connector(NAME)
+        stores.configs.put_connector(NAME, {**entry.config, "polling": "drain", **config})
+        result = SourceRunner(stores, owner="tick").tick(NAME, 0, lambda: 60_000)
+        assert result.outcome == "ran", result.error
+        return result
+
+    return source, target, tick
+
+
+def stored_risk(stores: Stores) -> int:
+    return at_risk.of_link(stores, NAME, at_risk.link_partitions(stores, NAME, "A")).messages
+
+
+def test_messages_skipped_by_the_filter_are_not_at_risk(link, stores, engine, a):
+    source, target, tick = link
+    source.produce(0, 4, tags="keep")
+    source.produce(0, 6, tags="drop")  # a filtered tail: nothing to copy, nothing committed by a record
+
+    tick(tag_filter="keep")
+
+    assert stores.offsets.read(NAME, [partition(0)])[partition(0)] == {"queue_offset": 10}
+    assert stored_risk(stores) == 0
+    a.max = {mq: source.max_offset(mq) for mq in a.max}
+    assert engine.plan(NAME, "planned")["data_at_risk"]["messages"] == 0
+
+
+def test_a_link_that_starts_at_latest_on_a_quiet_queue_has_nothing_at_risk_and_drains(
+        link, stores, engine, a, clock):
+    source, target, tick = link
+    source.produce(0, 1000, tags="old")
+    a.max = {mq: source.max_offset(mq) for mq in a.max}
+
+    tick(start="latest")
+
+    assert stores.offsets.read(NAME, [partition(0)])[partition(0)] == {"queue_offset": 1000}
+    assert stored_risk(stores) == 0
+    run = run_to_end(engine, "planned", clock)
+    assert run["status"] == "SUCCEEDED", run["error"]
+    assert run["steps"][0]["name"] == "drain" and run["data_at_risk"]["messages"] == 0
+
+
+def test_a_restarted_task_resumes_at_the_latest_position_it_resolved_and_skips_nothing(link, stores):
+    source, target, tick = link
+    source.produce(0, 50)
+    tick(start="latest")  # a quiet tick: nothing to copy, but "latest" (50) is now committed
+    source.produce(0, 3)  # arrives while no tick runs (the last one crashed, say)
+
+    tick(start="latest")  # a new task instance: "latest" would now be 53
+
+    assert len(target.queues[MessageQueue("broker-a", "orders", 0)]) == 3
+
+
+def test_a_queue_whose_messages_expired_commits_where_the_broker_resumes_it(link, stores):
+    source, target, tick = link
+    mq = MessageQueue("broker-a", "orders", 0)
+    source.base[mq] = 500  # 0..499 expired, nothing newer
+
+    tick()
+
+    assert stores.offsets.read(NAME, [partition(0)])[partition(0)] == {"queue_offset": 500}
 
 
 def test_totals_sum_messages_take_the_largest_seconds_and_the_oldest_observation():
@@ -259,6 +407,49 @@ def test_a_planned_failover_waits_until_the_link_has_drained_then_translates_the
     assert run["data_at_risk"]["messages"] == 0
 
 
+def test_a_group_is_moved_on_the_target_queue_of_the_offset_syncs_its_offset_was_translated_through(
+        engine, stores, a, b, clock):
+    b.max = {MessageQueue("broker-a", "orders", q): 0 for q in range(4)}  # B grew from 2 queues to 4
+    replicated(stores, 0, 10, observed_max=10)
+    [(p0, item)] = [(p, i) for p, i in stores.offsets.read_all(sync_namespace(NAME)).pairs() if p["queue"] == 0]
+    # source 0..4 of queue 0 went to B's queue 0 (at 50..54), 5..9 to B's queue 2 (at 0..4)
+    item["history"] = [{"source_offset": 0, "target_offset": 50, "count": 5, "target": ["broker-a", "orders", 0]},
+                       {"source_offset": 5, "target_offset": 0, "count": 5, "target": ["broker-a", "orders", 2]}]
+    stores.offsets.alter(sync_namespace(NAME), [(p0, item)])
+    a.max = {mq: 10 for mq in a.max}
+    replicated(stores, 1, 10, observed_max=10)
+    a.groups[("billing", MessageQueue("broker-a", "orders", 0))] = 3
+
+    run = run_to_end(engine, "planned", clock)
+
+    assert run["status"] == "SUCCEEDED", run["error"]
+    assert b.groups[("billing", MessageQueue("broker-a", "orders", 0))] == 53
+    assert ("billing", MessageQueue("broker-a", "orders", 2)) not in b.groups
+
+
+def test_groups_and_queues_without_a_translation_are_reported_as_not_translated_with_the_reason(
+        engine, stores, a, b, clock):
+    replicated(stores, 0, 10, observed_max=10)  # queue 1: nothing replicated
+    a.max = {MessageQueue("broker-a", "orders", 0): 10, MessageQueue("broker-a", "orders", 1): 0}
+    a.groups[("billing", MessageQueue("broker-a", "orders", 0))] = 4
+
+    plan = engine.plan(NAME, "planned")
+    assert plan["offsets"] == [{"group": "billing", "broker": "broker-a", "topic": "orders", "queue": 0, "offset": 4}]
+    assert [(m["group"], m["partition"]["queue"]) for m in plan["not_translated"]] == [("billing", 1)]
+    assert "no committed offset" in plan["not_translated"][0]["reason"]
+
+    unplanned = engine.plan(NAME, "unplanned")  # no checkpoint stored at all
+    assert [(m["partition"]["queue"], m["reason"][:13]) for m in unplanned["not_translated"]] == \
+        [(0, "no checkpoint"), (1, "no checkpoint")]
+
+    run = run_to_end(engine, "unplanned", clock)
+    assert len(_detail_of(run, "apply_offsets")["not_translated"]) == 2
+
+
+def _detail_of(run: dict[str, Any], step: str) -> dict[str, Any]:
+    return next(s["detail"] for s in run["steps"] if s["name"] == step)
+
+
 def test_a_planned_failover_that_cannot_drain_fails_without_stopping_the_link(engine, stores, a, clock):
     for mq in a.max:
         a.max[mq] = 10
@@ -295,6 +486,36 @@ def test_a_run_that_failed_mid_way_resumes_at_the_failed_step_and_skips_the_comp
     resumed = engine.runs.get(NAME, run["id"])
     assert resumed["steps"][:2] == done_before
     assert b.groups[("billing", MessageQueue("broker-a", "orders", 0))] == 7
+
+
+def test_an_execution_that_a_resume_superseded_can_no_longer_change_the_run(engine, stores, b, clock):
+    b.down = True  # the divergence step fails: the run is FAILED, its execution about to MarkFailed
+    run = engine.begin(NAME, "unplanned")
+    with pytest.raises(ConnectionRefusedError):
+        for _ in range(10):
+            clock.now += engine.advance(NAME, run["id"], attempt=0)["wait_s"]
+    b.down = False
+    engine.resume(NAME, run["id"])  # attempt 1, a new execution
+
+    engine.fail(NAME, run["id"], "States.TaskFailed: the old execution's catch-all", attempt=0)
+    assert engine.advance(NAME, run["id"], attempt=0)["status"] == "SUPERSEDED"
+
+    stored = engine.runs.get(NAME, run["id"])
+    assert (stored["status"], stored["attempt"], stored["error"]) == ("RUNNING", 1, None)
+    assert engine.advance(NAME, run["id"], attempt=1)["status"] == "SUCCEEDED"
+
+
+def test_a_writer_that_read_the_run_before_another_wrote_it_writes_nothing(engine, stores):
+    from connect_core.errors import ConflictError
+
+    run = engine.begin(NAME, "unplanned")
+    stale = engine.runs.get(NAME, run["id"])
+    engine.fail(NAME, run["id"], "first writer")
+
+    stale["status"] = "SUCCEEDED"
+    with pytest.raises(ConflictError):
+        engine.runs.save(stale)
+    assert engine.runs.get(NAME, run["id"])["error"] == "first writer"
 
 
 def test_running_a_finished_run_again_changes_nothing(engine, stores, b, clock):
@@ -340,6 +561,19 @@ def test_failback_starts_the_reverse_link_at_the_target_offsets_of_the_failover_
     assert offsets == {0: 10, 1: 11}
     assert [c["name"] for c in applied] == [reverse]
     assert applied[0]["source_cluster"]["name"] == "B" and applied[0]["target_cluster"]["name"] == "A"
+
+
+def test_failback_sends_back_what_clients_wrote_to_b_before_the_failover(engine, stores, b, clock):
+    replicated(stores, 0, 10, observed_max=10, target_offset=100)  # the replicator wrote B's 100..109
+    replicated(stores, 1, 5, observed_max=5, target_offset=0)
+    b.max = {MessageQueue("broker-a", "orders", 0): 114, MessageQueue("broker-a", "orders", 1): 5}  # clients: 110..113
+    run_to_end(engine, "unplanned", clock)
+
+    run = run_to_end(engine, "failback", clock)
+
+    assert run["status"] == "SUCCEEDED", run["error"]
+    offsets = {p["queue"]: o["queue_offset"] for p, o in stores.offsets.read_all(reverse_name(NAME)).pairs()}
+    assert offsets == {0: 110, 1: 5}
 
 
 def test_failback_never_moves_a_reverse_link_backwards(engine, stores, b, clock, applied):

@@ -412,6 +412,17 @@ class StoreContract:
         assert len(stores.offsets.read_all("c1")) == 0
         assert stores.offsets.read_all("c2").pairs() == [(P(0), {"n": 0})]
 
+    def test_a_versioned_write_succeeds_only_over_the_version_it_read(self, stores: Stores) -> None:
+        assert stores.offsets.write_versioned("c1.runs", P(0), {"n": 1}, expected_version=0) == 1
+        assert stores.offsets.write_versioned("c1.runs", P(0), {"n": 2}, expected_version=1) == 2
+
+        with pytest.raises(ConflictError):
+            stores.offsets.write_versioned("c1.runs", P(0), {"n": 9}, expected_version=1)  # a stale writer
+        with pytest.raises(ConflictError):
+            stores.offsets.write_versioned("c1.runs", P(0), {"n": 9}, expected_version=0)
+
+        assert stores.offsets.read("c1.runs", [P(0)])[P(0)] == {"n": 2}
+
     def test_alter_writes_without_fence_or_order(self, stores: Stores, lease: TaskLease) -> None:
         stores.offsets.commit("c1", [(P(0), {"n": 50}), (P(1), {"n": 50})], task=0,
                               epoch=lease.epoch, order=("n",))
