@@ -155,7 +155,8 @@ def planned_failover(rt: Any) -> dict[str, Any]:
     stores = Stores.dynamodb(rt.outputs["ConfigsTableName"], rt.outputs["OffsetsTableName"])
     engine = FailoverEngine(stores)
     run = engine.begin("demo-replicator", "planned")
-    rt.execute("FailoverStateMachine", {"connector": "demo-replicator", "run": run["id"]}, timeout=300)
+    rt.execute("FailoverStateMachine", {"connector": "demo-replicator", "run": run["id"], "attempt": run["attempt"]},
+               timeout=300)
     return engine.runs.get("demo-replicator", run["id"])
 
 
