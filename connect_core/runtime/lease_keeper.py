@@ -124,7 +124,11 @@ class LeaseKeeper:
             if current is not None and current.epoch != asked.epoch:
                 return None  # another successor got it
             if current is None or not current.is_live(self.clock()):
-                return self._claim()
+                lease = self._claim()
+                if lease is not None:
+                    return lease
+                # Lost the claim: another successor won (seen as a new epoch next time round), or the
+                # holder renewed a lease that had just lapsed - it will still answer our request.
         return None
 
     def _claim(self) -> TaskLease | None:

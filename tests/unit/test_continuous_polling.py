@@ -310,3 +310,43 @@ def test_continuous_polling_needs_a_rate_schedule_and_a_function_timeout_that_co
     check_coverage(config, function_timeout_s=150)  # period + takeover allowance + safety margin
     check_coverage(validate_config(stream_source_config(stream, capture, polling="drain")).config, 30)
     assert "SourceTickSeconds" in str(refused.value)
+
+
+def test_a_successor_that_loses_its_claim_to_a_just_in_time_renewal_still_gets_the_handover():
+    """The holder's lease lapses for a moment (a late renewal on a loaded machine); the successor
+    sees it lapsed and claims, but the holder renews first. The successor keeps waiting - the holder
+    still answers its request - instead of exiting busy and leaving nobody to take the task."""
+    from connect_core.runtime.lease_keeper import LeaseKeeper
+    from connect_core.storage.memory import InMemoryLeaseStore, MemoryTables
+
+    now = [0.0]
+    leases = InMemoryLeaseStore(MemoryTables(), clock=lambda: now[0])
+    timings = TickTimings(lease_ttl_s=1.5)
+    holder = leases.claim("c", 0, "holder", 1.5)
+
+    class RenewsJustInTime:
+        """The lease store as the successor sees it: the holder renews between its look and its claim."""
+        claims = 0
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(leases, name)
+
+        def claim(self, connector: str, task: int, owner: str, ttl_s: float) -> Any:
+            self.claims += 1
+            if self.claims == 2:  # the first claim after the request, on a lapsed lease
+                leases.renew(holder, 1.5)
+            return leases.claim(connector, task, owner, ttl_s)
+
+    steps = iter([
+        lambda: now.__setitem__(0, 2.0),  # the holder is late: its lease lapses
+        lambda: now.__setitem__(0, 2.1),  # it noticed the request meanwhile, and answers
+        lambda: leases.release(holder),
+    ])
+
+    def sleep(_: float) -> None:
+        next(steps, lambda: now.__setitem__(0, now[0] + 0.1))()
+
+    keeper = LeaseKeeper(RenewsJustInTime(), "c", 0, "successor", timings, lambda: 60_000,
+                         clock=lambda: now[0], sleep=sleep)
+    lease = keeper.acquire(wait=True)
+    assert lease is not None and lease.owner == "successor" and lease.epoch == holder.epoch + 1
